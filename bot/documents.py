@@ -1,0 +1,305 @@
+"""Reading the corpus: Markdown and plain-text documents into attributed paragraphs of quotable prose.
+
+Markdown front matter gives the title, source URL and, for interviews, who speaks. Headings give sections. Link
+syntax, images and badges, HTML, tables and code blocks are removed from quotable text, so what the bot quotes is
+what a reader of the rendered page sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+MAX_FILE_BYTES = 5_000_000
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}", re.DOTALL)
+_ATTRIBUTION = re.compile(r"^[–—-]{1,2}\s*(?P<name>[^\W\d][\w .,'’-]{1,80})$")
+_MIN_WORDS = 4
+
+
+class CorpusError(Exception):
+    """The corpus as a whole cannot be used (missing, not a directory, nothing indexable)."""
+
+
+class SkippedFileError(Exception):
+    """One file cannot be indexed; the message says why in a few words."""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    section: tuple[str, ...] = ()
+    speaker: str | None = None
+    kind: str = "prose"  # prose | list | quote
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str  # path relative to the corpus directory, with forward slashes
+    title: str
+    paragraphs: tuple[Paragraph, ...]
+    url: str | None = None
+    speaker: str | None = None
+    interviewer: str | None = None
+    is_interview: bool = False
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    name: str
+    reason: str
+
+
+@dataclass
+class CorpusLoad:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every non-hidden file under the corpus directory, in a stable order."""
+    if not corpus_dir.exists():
+        raise CorpusError(f"Corpus directory {corpus_dir} does not exist.")
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"Corpus path {corpus_dir} is not a directory.")
+    try:
+        paths = [
+            p
+            for p in corpus_dir.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+        ]
+    except OSError as exc:
+        raise CorpusError(f"Cannot read corpus directory {corpus_dir}: {exc.strerror or exc}.") from exc
+    return sorted(paths, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def load_corpus(corpus_dir: Path) -> CorpusLoad:
+    """Parse every supported file; files that cannot be used are reported, never fatal."""
+    result = CorpusLoad()
+    for path in corpus_files(corpus_dir):
+        name = path.relative_to(corpus_dir).as_posix()
+        try:
+            result.documents.append(load_document(path, name))
+        except SkippedFileError as exc:
+            result.skipped.append(SkippedFile(name, str(exc)))
+    return result
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """Return (text, sha256 of the bytes) for a corpus file, or raise SkippedFileError saying why not."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise SkippedFileError(f"unsupported file type {path.suffix or '(none)'!r}; use .md or .txt")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SkippedFileError(f"too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SkippedFileError(f"cannot be read ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise SkippedFileError("empty file")
+    if b"\x00" in data:
+        raise SkippedFileError("binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkippedFileError(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n"), hashlib.sha256(data).hexdigest()
+
+
+def load_document(path: Path, name: str | None = None) -> Document:
+    name = name or path.name
+    text, digest = read_text(path)
+    if path.suffix.lower() == ".txt":
+        doc = parse_plain_text(text, name)
+    else:
+        doc = parse_markdown(text, name)
+    if not doc.paragraphs:
+        raise SkippedFileError("no quotable prose (only code, tables, links or very short lines)")
+    return Document(**{**doc.__dict__, "digest": digest})
+
+
+# --- plain text -------------------------------------------------------------------------------------------------
+
+
+def parse_plain_text(text: str, name: str) -> Document:
+    """Blank lines separate paragraphs; a short line without end punctuation standing alone is a heading."""
+    blocks = [" ".join(line.strip() for line in block.splitlines()) for block in re.split(r"\n\s*\n", text)]
+    blocks = [b for b in blocks if b.strip()]
+    title = Path(name).stem.replace("-", " ").replace("_", " ").strip() or name
+    if blocks and _looks_like_heading(blocks[0]):
+        title = blocks.pop(0)
+    paragraphs: list[Paragraph] = []
+    section: tuple[str, ...] = ()
+    for block in blocks:
+        if _looks_like_heading(block):
+            section = (block,)
+        elif _quotable(block):
+            paragraphs.append(Paragraph(block, section))
+    return Document(name=name, title=title, paragraphs=tuple(paragraphs))
+
+
+def _looks_like_heading(block: str) -> bool:
+    return len(block) <= 100 and not block.rstrip().endswith((".", "!", "?", ":", ",", ";", "”", '"'))
+
+
+def _quotable(text: str) -> bool:
+    return len(re.findall(r"\w+", text)) >= _MIN_WORDS
+
+
+# --- Markdown ---------------------------------------------------------------------------------------------------
+
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise SkippedFileError(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise SkippedFileError("front matter is not a YAML mapping")
+    return meta, text[match.end() :]
+
+
+def _meta_text(meta: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = meta.get(key)
+        if isinstance(value, str | int | float) and str(value).strip():
+            return " ".join(str(value).split())
+    return None
+
+
+def parse_markdown(text: str, name: str) -> Document:
+    meta, body = split_front_matter(text)
+    body = _SHORTCODE.sub("", body)
+    is_interview = str(meta.get("format", "")).strip().lower() == "interview"
+    speaker = _meta_text(meta, "speaker", "author")
+    title = _meta_text(meta, "title")
+    paragraphs: list[Paragraph] = []
+    description = _meta_text(meta, "description", "summary")
+    if description and not is_interview and _quotable(description):
+        paragraphs.append(Paragraph(description))
+
+    headings: list[tuple[int, str]] = []
+    for block in _blocks(_MARKDOWN.parse(body)):
+        if block.kind == "heading":
+            if block.level == 1 and title is None:
+                title = block.text
+                continue
+            if block.level == 1 and block.text == title:
+                continue
+            headings = [(lvl, txt) for lvl, txt in headings if lvl < block.level] + [(block.level, block.text)]
+            continue
+        section = tuple(txt for _, txt in headings)
+        if not _quotable(block.text):
+            continue
+        block_speaker = None
+        if block.kind == "quote":
+            block_speaker = block.attribution or (speaker if is_interview else None)
+        elif is_interview and section:
+            block_speaker = speaker
+        elif not is_interview:
+            block_speaker = None
+        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind))
+
+    return Document(
+        name=name,
+        title=title or Path(name).stem.replace("-", " ").replace("_", " "),
+        paragraphs=tuple(paragraphs),
+        url=_meta_text(meta, "source_url", "url", "source", "link"),
+        speaker=speaker,
+        interviewer=_meta_text(meta, "interviewer"),
+        is_interview=is_interview,
+    )
+
+
+@dataclass
+class _Block:
+    kind: str  # heading | prose | list | quote
+    text: str
+    level: int = 0
+    attribution: str | None = None
+
+
+def _blocks(tokens: list[Token]) -> Iterator[_Block]:
+    """Flatten markdown-it's token stream into headings and paragraphs, skipping code, tables and raw HTML."""
+    skip_depth = 0  # inside a table
+    list_depth = 0
+    quote_lines: list[str] | None = None
+    for i, token in enumerate(tokens):
+        if token.type == "table_open":
+            skip_depth += 1
+        elif token.type == "table_close":
+            skip_depth -= 1
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif token.type == "blockquote_open" and quote_lines is None:
+            quote_lines = []
+        elif token.type == "blockquote_close" and quote_lines is not None and token.level == 0:
+            yield from _quote_block(quote_lines)
+            quote_lines = None
+        elif token.type == "inline" and not skip_depth:
+            previous = tokens[i - 1].type if i else ""
+            text = render_inline(token)
+            if text is None:
+                continue
+            if previous == "heading_open":
+                yield _Block("heading", text, level=int(tokens[i - 1].tag[1]))
+            elif quote_lines is not None:
+                quote_lines.append(text)
+            else:
+                yield _Block("list" if list_depth else "prose", text)
+
+
+def _quote_block(lines: list[str]) -> Iterator[_Block]:
+    attribution = None
+    if lines and (match := _ATTRIBUTION.match(lines[-1])):
+        attribution = match.group("name").strip()
+        lines = lines[:-1]
+    for line in lines:
+        yield _Block("quote", line, attribution=attribution)
+
+
+def render_inline(token: Token) -> str | None:
+    """Visible text of an inline token; None for lines that are only links (tables of contents, link lists)."""
+    parts: list[str] = []
+    outside_link = []
+    link_depth = 0
+    has_link = False
+    for child in token.children or []:
+        if child.type == "link_open":
+            link_depth += 1
+            has_link = True
+        elif child.type == "link_close":
+            link_depth -= 1
+        elif child.type in ("text", "code_inline"):
+            parts.append(child.content)
+            if not link_depth:
+                outside_link.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        # images (badges), raw HTML and emphasis markers contribute no text
+    text = re.sub(r"[ \t]*\n[ \t]*", " ", "".join(parts)).strip()
+    text = re.sub(r"\(\s*\)", "", text).strip()
+    if has_link and not re.search(r"\w", "".join(outside_link)):
+        return None
+    return text or None
