@@ -121,10 +121,8 @@ def read_text(path: Path) -> tuple[str, str]:
 def load_document(path: Path, name: str | None = None) -> Document:
     name = name or path.name
     text, digest = read_text(path)
-    if path.suffix.lower() == ".txt":
-        doc = parse_plain_text(text, name)
-    else:
-        doc = parse_markdown(text, name)
+    parse = parse_plain_text if path.suffix.lower() == ".txt" else parse_markdown
+    doc = parse(text, name)
     if not doc.paragraphs:
         raise SkippedFileError("no quotable prose (only code, tables, links or very short lines)")
     return Document(**{**doc.__dict__, "digest": digest})

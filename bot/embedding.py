@@ -82,9 +82,7 @@ class Embedder:
     def dimension(self) -> int:
         return int(self._load().get_embedding_dimension())
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; `progress` is called with the count done per batch."""
         model = self._load()
         if not texts:

@@ -12,7 +12,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +136,17 @@ def evaluate(
     index: PassageIndex, embedder: Embedder, questions: list[EvalQuestion], retriever: Retriever | None = None
 ) -> dict[str, Scores]:
     vectors = embedder.encode([q.question for q in questions])
+    retriever = retriever or Retriever(index, embedder)
+    rewritten = embedder.encode([retriever.rewrite(q.question)[0] for q in questions])
     return {
-        "this bot (hybrid sentence windows)": score_system(
-            hybrid_system(retriever or Retriever(index, embedder)), questions, vectors
-        ),
+        "this bot (hybrid sentence windows)": score_system(hybrid_system(retriever), questions, rewritten),
         "baseline: lexical, BM25 paragraphs": score_system(lexical_paragraph_system(index), questions, vectors),
         "baseline: dense, MiniLM+FAISS paragraphs": score_system(dense_paragraph_system(index), questions, vectors),
     }
 
 
 def corpus_with_guides(corpus_dir: Path, guides_dir: Path, workdir: Path) -> Path:
-    target = workdir / "corpus-with-guides"
+    target = workdir / "corpus-with-guides"  # a stable path, so the cached index stays valid between runs
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(corpus_dir, target)
@@ -168,27 +167,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     def note(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        configs = [
-            ("interview corpus", settings.corpus_dir, args.cache / "interview", lambda q: q.doc in (None, "interview")),
-            (
-                "interview + 8 contributor-guide documents",
-                corpus_with_guides(settings.corpus_dir, GUIDES_DIR, Path(tmp)),
-                args.cache / "with-guides",
-                lambda q: True,
-            ),
-        ]
-        for label, corpus, index_dir, keep in configs:
-            index = ensure_index(corpus, index_dir, embedder, notify=note)
-            for name in args.sets:
-                questions = [q for q in load_questions(EVAL_DIR / f"{name}.jsonl") if keep(q)]
-                results = evaluate(index, embedder, questions)
-                real = sum(not q.off_topic for q in questions)
-                print(f"\n### {label} — {name} set ({real} questions, {len(questions) - real} off-topic)\n")
-                print("| system | hit@1 | hit@3 | MRR | answered | off-topic declined |")
-                print("|---|---|---|---|---|---|")
-                for system, scores in results.items():
-                    print(scores.row(system))
+    configs = [
+        ("interview corpus", settings.corpus_dir, args.cache / "interview", lambda q: q.doc in (None, "interview")),
+        (
+            "interview + 8 contributor-guide documents",
+            corpus_with_guides(settings.corpus_dir, GUIDES_DIR, args.cache),
+            args.cache / "with-guides",
+            lambda q: True,
+        ),
+    ]
+    for label, corpus, index_dir, keep in configs:
+        index = ensure_index(corpus, index_dir, embedder, notify=note)
+        for name in args.sets:
+            questions = [q for q in load_questions(EVAL_DIR / f"{name}.jsonl") if keep(q)]
+            results = evaluate(index, embedder, questions)
+            real = sum(not q.off_topic for q in questions)
+            print(f"\n### {label} — {name} set ({real} questions, {len(questions) - real} off-topic)\n")
+            print("| system | hit@1 | hit@3 | MRR | answered | off-topic declined |")
+            print("|---|---|---|---|---|---|")
+            for system, scores in results.items():
+                print(scores.row(system))
     return 0
 
 

@@ -40,11 +40,11 @@ log = logging.getLogger(__name__)
 
 INDEX_FORMAT = 1
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
-CHUNKING = {"parser_version": 3, "max_window_sentences": 3, "max_quote_chars": 600, "max_unit_chars": 400}
+CHUNKING = {"parser_version": 4, "max_window_sentences": 3, "max_quote_chars": 600, "max_unit_chars": 400}
 _VERSIONED = ("sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy", "bm25s")
 
 
-class IndexError_(Exception):  # noqa: N801 - trailing underscore avoids shadowing the builtin IndexError
+class IndexError_(Exception):
     """The index directory cannot be used; the message says why."""
 
 
@@ -370,7 +370,9 @@ def _write_build(
         }
         for doc in documents
     ]
-    _write_json(build / "passages.json", {"documents": doc_records, "paragraphs": paragraphs, "sections": section_texts})
+    _write_json(
+        build / "passages.json", {"documents": doc_records, "paragraphs": paragraphs, "sections": section_texts}
+    )
     checksums = {p.relative_to(build).as_posix(): _sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
     manifest = {
         "format": INDEX_FORMAT,
@@ -418,7 +420,7 @@ def _swap_in(index_dir: Path, build: Path) -> None:
         fh.write(build.name + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, index_dir / "CURRENT")
+    tmp.replace(index_dir / "CURRENT")
     dir_fd = os.open(index_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -499,7 +501,6 @@ def load_index(index_dir: Path) -> PassageIndex:
         section_vectors=section_vectors,
         bm25=bm25,
     )
-
 
 
 def ensure_index(
