@@ -70,7 +70,10 @@ class Embedder:
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 try:
+                    import transformers
                     from sentence_transformers import SentenceTransformer
+
+                    transformers.utils.logging.disable_progress_bar()
 
                     self._model = SentenceTransformer(str(self.model_dir), device="cpu")
                 except Exception as exc:  # any load failure becomes one clear message

@@ -20,7 +20,7 @@ import numpy as np
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.embedding import Embedder
-from bot.index import PassageIndex, ensure_index
+from bot.index import PassageIndex, ensure_index, import_bm25s
 from bot.retrieval import Retriever
 from bot.text import normalize_for_match, search_tokens
 
@@ -116,9 +116,7 @@ def dense_paragraph_system(index: PassageIndex) -> System:
 
 
 def lexical_paragraph_system(index: PassageIndex) -> System:
-    import bm25s
-
-    bm25 = bm25s.BM25()
+    bm25 = import_bm25s().BM25()
     bm25.index([search_tokens(p.text) or ["\x00"] for p in index.paragraphs], show_progress=False)
     vocab = set(bm25.vocab_dict)
 

@@ -241,6 +241,14 @@ def build_lock(index_dir: Path, wait: bool = True) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def import_bm25s() -> Any:
+    """bm25s, imported lazily; it sets its logger to DEBUG on import, which would flood stderr."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
@@ -300,9 +308,9 @@ def _write_build(
     embedder: Embedder,
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, int]:
-    import bm25s
     import faiss
 
+    bm25s = import_bm25s()
     build.mkdir()
     paragraphs: list[dict[str, Any]] = []
     sections: dict[tuple[int, tuple[str, ...]], int] = {}
@@ -441,9 +449,9 @@ def _remove_old_builds(index_dir: Path, keep: Path) -> None:
 
 def load_index(index_dir: Path) -> PassageIndex:
     """Load the live build; raises IndexCorrupt (or IndexError_) with a reason instead of a traceback."""
-    import bm25s
     import faiss
 
+    bm25s = import_bm25s()
     build = current_build(index_dir)
     if build is None:
         raise IndexCorrupt("no index has been built yet")

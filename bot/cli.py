@@ -1,0 +1,273 @@
+"""Command line: `python -m bot index | ask | quote | chat | run`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import PROJECT_ROOT, ConfigError, Settings
+from bot.documents import CorpusError
+from bot.embedding import Embedder, ModelError
+from bot.index import BuildReport, IndexError_, PassageIndex, build_index, ensure_index
+from bot.quotes import NoQuoteError, Quote, QuoteDrawer
+from bot.retrieval import Answer, QuestionError, Retriever, check_question
+
+log = logging.getLogger("bot")
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv(PROJECT_ROOT / ".env")
+        load_dotenv(Path.cwd() / ".env")
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+        return args.func(args, settings)
+    except (UsageError, ConfigError, CorpusError, IndexError_, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: CORPUS_DIR or corpus/)")
+        sub.add_argument(
+            "--index", type=Path, metavar="DIR", help="index directory (default: INDEX_DIR or embeddings/)"
+        )
+        return sub
+
+    add("index", "Build or rebuild the index from the corpus.").set_defaults(func=cmd_index)
+
+    ask = add("ask", "Answer questions with quotes (one per line from stdin when none is given).")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    ask.add_argument("-k", type=int, default=3, metavar="N", help="results per question (default 3)")
+    ask.add_argument("question", nargs="*", help="the question (words are joined)")
+    ask.set_defaults(func=cmd_ask)
+
+    quote = add("quote", "A random quote, optionally about a topic.")
+    quote.add_argument("--topic", metavar="TEXT")
+    quote.add_argument("--json", action="store_true")
+    quote.set_defaults(func=cmd_quote)
+
+    add("chat", "Talk to the bot in the terminal.").set_defaults(func=cmd_chat)
+    add("run", "Start the bot: the terminal chat while no DISCORD_TOKEN is set.").set_defaults(func=cmd_run)
+    return parser
+
+
+# --- shared set-up ------------------------------------------------------------------------------------------------
+
+
+def _paths(args: argparse.Namespace, settings: Settings) -> tuple[Path, Path]:
+    return (args.corpus or settings.corpus_dir), (args.index or settings.index_dir)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr for index builds."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="Embedding passages", unit="text", file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _notify(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, Embedder]:
+    corpus_dir, index_dir = _paths(args, settings)
+    embedder = Embedder.from_setting(settings.embedding_model)
+    bar = _ProgressBar()
+    try:
+        index = ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar)
+    finally:
+        bar.close()
+    return index, embedder
+
+
+def describe_build(report: BuildReport) -> str:
+    lines = [
+        f"Indexed {report.documents} document{'s' * (report.documents != 1)} "
+        f"({report.paragraphs} paragraphs, {report.windows} passages) in {report.seconds:.1f} s."
+    ]
+    for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        if names:
+            lines.append(f"{label}: {', '.join(names)}")
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)} file{'s' * (len(report.skipped) != 1)}:")
+        lines += [f"  {s.name}: {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    corpus_dir, index_dir = _paths(args, settings)
+    embedder = Embedder.from_setting(settings.embedding_model)
+    bar = _ProgressBar()
+    try:
+        report = build_index(corpus_dir, index_dir, embedder, progress=bar)
+    finally:
+        bar.close()
+    print(describe_build(report))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.k < 1:
+        raise UsageError("-k must be at least 1")
+    if args.question:
+        question = " ".join(args.question)
+        try:
+            check_question(question)
+        except QuestionError as exc:
+            raise UsageError(str(exc)) from exc
+        questions: Iterable[str] = [question]
+    else:
+        questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
+    index, embedder = _load(args, settings)
+    retriever = Retriever(index, embedder)
+    for question in questions:
+        try:
+            answer = retriever.answer(question, k=args.k)
+        except QuestionError as exc:
+            print(f"skipped question: {exc}", file=sys.stderr)
+            answer = Answer(question.strip(), False)
+            if not args.json:
+                print(f"{exc}\n")
+                continue
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer, index), flush=True)
+    return 0
+
+
+def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:
+    index, embedder = _load(args, settings)
+    try:
+        quote = QuoteDrawer(index, embedder).draw(args.topic)
+    except NoQuoteError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(quote.to_json(), ensure_ascii=False) if args.json else format_quote(quote))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.discord_token:
+        _notify("DISCORD_TOKEN is set, but this version has no Discord layer yet; starting the terminal chat.")
+    return cmd_chat(args, settings)
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    index, embedder = _load(args, settings)
+    return chat(Retriever(index, embedder), QuoteDrawer(index, embedder), sys.stdin, sys.stdout)
+
+
+HELP = (
+    "Ask a question about the community in your own words.\n"
+    "  /quote [topic]  a random quote, optionally about a topic\n"
+    "  /help           this help\n"
+    "  /quit           leave (or Ctrl-D)"
+)
+
+
+def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextIO) -> int:
+    """A terminal conversation: prompts when a person is typing, plain answers when input is piped."""
+    interactive = stdin.isatty()
+    sources = ", ".join(d["title"] for d in retriever.index.documents[:3])
+    if interactive:
+        stdout.write(f"Ask me about: {sources}.\nType /help for commands.\n")
+    while True:
+        if interactive:
+            stdout.write("\nyou> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text == "/help":
+            reply = HELP
+        elif text == "/quote" or text.startswith("/quote "):
+            try:
+                reply = format_quote(drawer.draw(text[len("/quote") :].strip() or None))
+            except NoQuoteError as exc:
+                reply = str(exc)
+        else:
+            try:
+                reply = format_answer(retriever.answer(text), retriever.index)
+            except QuestionError as exc:
+                reply = str(exc)
+        stdout.write(reply + "\n")
+        stdout.flush()
+    return 0
+
+
+# --- formatting for people ----------------------------------------------------------------------------------------
+
+
+def attribution(speaker: str | None, asked: str | None, source: str, section: str | None) -> str:
+    """ "Jaice Singer DuMars, answering “How did you…?” — Title" or "Title › Section"."""
+    if speaker and asked:
+        if len(asked) > 120:
+            asked = asked[:117].rsplit(" ", 1)[0] + "…"
+        return f"{speaker}, answering “{asked}” — {source}"
+    if speaker:
+        return f"{speaker} — {source}"
+    return f"{source} › {section}" if section else source
+
+
+def format_answer(answer: Answer, index: PassageIndex) -> str:
+    if not answer.answered:
+        titles = "; ".join(d["title"] for d in index.documents[:5])
+        return (
+            f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
+        )
+    lines = []
+    for i, r in enumerate(answer.results):
+        prefix = "" if i == 0 else f"{i + 1}. "
+        if i == 1:
+            lines.append("Also relevant:")
+        lines.append(f"{prefix}“{r.quote}”")
+        lines.append(f"   — {attribution(r.speaker, r.asked, r.source, r.section)}")
+        if r.url:
+            lines.append(f"     {r.url}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_quote(quote: Quote) -> str:
+    return f"“{quote.text}”\n   — {attribution(quote.speaker, None, quote.source, quote.section)}"
