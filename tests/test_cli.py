@@ -1,0 +1,97 @@
+"""The command line as tooling and people use it: real subprocesses, real model, real index files."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CORPUS, PROJECT_ROOT
+
+
+def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CORPUS_DIR", "INDEX_DIR")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
+
+
+def test_ask_json_reads_questions_from_stdin(corpus_index_dir: Path):
+    result = run(
+        "ask",
+        "--json",
+        "--corpus",
+        str(CORPUS),
+        "--index",
+        str(corpus_index_dir),
+        stdin="how did jaice get into kubernetes?\n\nbest pizza in naples?\n🎉🎉\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines] == [
+        "how did jaice get into kubernetes?",
+        "best pizza in naples?",
+        "🎉🎉",
+    ]
+    assert [line["answered"] for line in lines] == [True, False, False]
+    first = lines[0]["results"]
+    assert len(first) == 3
+    assert set(first[0]) == {"quote", "source", "section", "score"}
+    assert isinstance(first[0]["score"], float) and first[0]["section"].endswith("?")
+    assert lines[1]["results"] == [] and lines[2]["results"] == []
+    assert "skipped question: Please ask your question in words" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Building the index" not in result.stderr  # the fresh index was reused
+
+
+def test_bad_input_exits_with_a_short_message():
+    empty = run("ask", "   ")
+    assert (empty.returncode, empty.stderr.strip()) == (2, "error: Please type a question.")
+    missing = run("ask", "--corpus", "/nonexistent/corpus", "how do I start?")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().endswith("error: Corpus directory /nonexistent/corpus does not exist.")
+    assert "Traceback" not in missing.stderr
+
+
+def test_index_reports_skipped_files_and_ask_builds_when_missing(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "broken.txt").write_bytes(b"\xff\xfe not utf-8 \xff")
+    result = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "Indexed 1 document" in result.stdout
+    assert "broken.txt: not UTF-8 text (invalid byte at offset 0)" in result.stdout
+
+    fresh = run("ask", "--corpus", str(corpus), "--index", str(tmp_path / "other-index"), "what is kubernetes?")
+    assert fresh.returncode == 0
+    assert "Building the index (no index has been built yet)." in fresh.stderr
+    assert "Kubernetes is an open source system" in fresh.stdout
+
+
+def test_run_without_token_chats_over_piped_input(corpus_index_dir: Path):
+    result = run(
+        "run",
+        stdin="how did jaice learn kubernetes?\n/quote curiosity\nwhat is the capital of peru?\n/quit\n",
+        env={"CORPUS_DIR": str(CORPUS), "INDEX_DIR": str(corpus_index_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "— Jaice Singer DuMars, answering “" in result.stdout
+    assert "“Curiosity is the door that everyone can open, but sadly don’t.”" in result.stdout
+    assert "I couldn't find an answer to that in the documents I know" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_core_never_imports_discord():
+    code = (
+        "import sys, bot.cli, bot.index, bot.retrieval, bot.quotes, bot.documents, bot.evaluation; "
+        "assert not any(m == 'discord' or m.startswith('discord.') for m in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT).returncode == 0
