@@ -31,13 +31,13 @@ class QuestionError(ValueError):
 
 @dataclass(frozen=True)
 class Weights:
-    window: float = 0.5
-    paragraph: float = 0.5
-    section: float = 0.4
-    lexical: float = 0.1
-    para_best: float = 1.0  # the best window anywhere in the paragraph (dense)
+    window: float = 1.5
+    paragraph: float = 0.25
+    section: float = 0.2
+    lexical: float = 0.05
+    para_best: float = 0.5  # the best window anywhere in the paragraph (dense)
     para_lexical: float = 0.4  # the best window anywhere in the paragraph (BM25)
-    per_sentence: float = 0.06
+    per_sentence: float = 0.03
     per_paragraph: int = 2  # at most this many results from one paragraph
     speaker_boost: float = 0.05  # the question names the interview's speaker
     candidates: int = 300
