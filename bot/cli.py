@@ -80,10 +80,17 @@ def _paths(args: argparse.Namespace, settings: Settings) -> tuple[Path, Path]:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr for index builds."""
+    """A tqdm bar on stderr for index builds; use it as a context manager so the bar is always closed."""
 
     def __init__(self) -> None:
         self.bar = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -91,10 +98,6 @@ class _ProgressBar:
 
             self.bar = tqdm(total=total, desc="Embedding passages", unit="text", file=sys.stderr, leave=False)
         self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _notify(message: str) -> None:
@@ -104,12 +107,8 @@ def _notify(message: str) -> None:
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, Embedder]:
     corpus_dir, index_dir = _paths(args, settings)
     embedder = Embedder.from_setting(settings.embedding_model)
-    bar = _ProgressBar()
-    try:
-        index = ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar)
-    finally:
-        bar.close()
-    return index, embedder
+    with _ProgressBar() as bar:
+        return ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar), embedder
 
 
 def describe_build(report: BuildReport) -> str:
@@ -132,11 +131,8 @@ def describe_build(report: BuildReport) -> str:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
     embedder = Embedder.from_setting(settings.embedding_model)
-    bar = _ProgressBar()
-    try:
+    with _ProgressBar() as bar:
         report = build_index(corpus_dir, index_dir, embedder, progress=bar)
-    finally:
-        bar.close()
     print(describe_build(report))
     return 0
 

@@ -3,7 +3,8 @@
 Layout of the index directory:
 
     CURRENT                 name of the live build (replaced atomically with os.replace)
-    build-<time>-<id>/      one complete build: manifest.json, passages.json, windows.faiss, paragraphs.npy,
+    build-<time>-<id>/      one complete build: manifest.json, passages.json, windows.faiss (window vectors),
+                            windows.npy (paragraph, first sentence, length of each window), paragraphs.npy,
                             sections.npy, bm25/
     .lock                   held while a build runs, so two builds never interleave
 

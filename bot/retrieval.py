@@ -166,8 +166,8 @@ class Retriever:
         context = context + w.para_lexical * np.maximum.reduceat(lex_norm, self._para_start)
 
         # candidates: the dense and lexical front-runners, and every window of the most promising paragraphs
-        _, dense_ids = idx.window_index.search(query.reshape(1, -1).astype(np.float32), min(n, w.candidates))
-        pools = [dense_ids[0][dense_ids[0] >= 0], np.argsort(-lexical)[: w.candidates]]
+        # (dense_all already holds every window's exact inner product, so a FAISS search would repeat that work)
+        pools = [np.argsort(-dense_all)[: w.candidates], np.argsort(-lexical)[: w.candidates]]
         pools += [np.arange(self._para_start[p], self._para_end[p]) for p in np.argsort(-context)[:20]]
         candidates = np.unique(np.concatenate(pools))
 
