@@ -68,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     quote.set_defaults(func=cmd_quote)
 
     add("chat", "Talk to the bot in the terminal.").set_defaults(func=cmd_chat)
-    add("run", "Start the bot: the terminal chat while no DISCORD_TOKEN is set.").set_defaults(func=cmd_run)
+    add("run", "Start the Discord bot (the terminal chat while no DISCORD_TOKEN is set).").set_defaults(func=cmd_run)
+    add("sync", "Register the slash commands with Discord now (the bot also does it when they change).").set_defaults(
+        func=cmd_sync
+    )
     return parser
 
 
@@ -179,9 +182,55 @@ def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.discord_token:
-        _notify("DISCORD_TOKEN is set, but this version has no Discord layer yet; starting the terminal chat.")
-    return cmd_chat(args, settings)
+    if not settings.discord_token:
+        _notify("No DISCORD_TOKEN is set, so this is the terminal chat. Set it in .env to run the Discord bot.")
+        return cmd_chat(args, settings)
+    return _discord(args, settings, sync_only=False)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.discord_token:
+        raise UsageError("DISCORD_TOKEN is not set (see .env.example)")
+    return _discord(args, settings, sync_only=True)
+
+
+def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> int:
+    """Start the Discord layer; only this path imports discord."""
+    import asyncio
+
+    import discord
+
+    from bot.discord_app.client import start, sync_commands_only
+    from bot.service import AnswerService
+    from bot.store import Store, StoreError
+
+    for handler in list(logging.root.handlers):  # discord.py's log format replaces the CLI's
+        logging.root.removeHandler(handler)
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level), root=True)
+    corpus_dir, index_dir = _paths(args, settings)
+    try:
+        store = Store(settings.database)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    service = AnswerService(corpus_dir, index_dir, Embedder.from_setting(settings.embedding_model))
+    try:
+        if sync_only:
+            return asyncio.run(sync_commands_only(settings, service, store))
+        if not sys.stdin.isatty():
+            _notify("Starting the Discord bot (DISCORD_TOKEN is set); stop it with Ctrl-C.")
+        with _ProgressBar() as bar:
+            service.load(notify=_notify, progress=bar)
+        asyncio.run(start(settings, service, store))
+    except discord.LoginFailure:
+        raise UsageError("Discord refused the token: check DISCORD_TOKEN (Developer Portal, Bot page)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise UsageError(
+            "Discord refused the Message Content intent that AUTO_ANSWER_CHANNEL_IDS needs: enable it in the "
+            "Developer Portal (Bot → Privileged Gateway Intents) or clear AUTO_ANSWER_CHANNEL_IDS"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot reach Discord at {settings.api_base}: {exc}") from None
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 
 
 class ConfigError(ValueError):
@@ -21,22 +23,71 @@ class Settings:
     embedding_model: str | None
     discord_token: str | None
     log_level: str
+    database: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+    guild_id: int | None = None
+    moderator_role_ids: frozenset[int] = frozenset()
+    auto_answer_channel_ids: frozenset[int] = frozenset()
+    auto_answer_confidence: float = 0.65
+    cooldown_questions: int = 3
+    cooldown_seconds: float = 30.0
+    api_base: str = DISCORD_API_BASE
+    gateway_url: str = DISCORD_GATEWAY_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
+        def text(name: str) -> str:
+            return env.get(name, "").strip()
+
         def path(name: str, default: Path) -> Path:
-            value = env.get(name, "").strip()
+            value = text(name)
             return Path(value).expanduser() if value else default
 
-        level = env.get("LOG_LEVEL", "").strip().upper() or "WARNING"
+        def ids(name: str) -> frozenset[int]:
+            items = [part for part in text(name).replace(",", " ").split() if part]
+            bad = [part for part in items if not part.isdigit()]
+            if bad:
+                raise ConfigError(f"{name} must be Discord IDs (numbers) separated by commas, not {bad[0]!r}")
+            return frozenset(int(part) for part in items)
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            value = text(name)
+            if not value:
+                return default
+            try:
+                result = float(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {value!r}") from None
+            if not low <= result <= high:
+                raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {value}")
+            return result
+
+        def url(name: str, default: str, schemes: tuple[str, ...]) -> str:
+            value = text(name) or default
+            if not value.startswith(schemes):
+                raise ConfigError(f"{name} must start with {' or '.join(schemes)}, not {value!r}")
+            return value
+
+        level = text("LOG_LEVEL").upper() or "WARNING"
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+        guild = ids("DISCORD_GUILD_ID")
+        if len(guild) > 1:
+            raise ConfigError("DISCORD_GUILD_ID must be a single server ID")
         return cls(
             corpus_dir=path("CORPUS_DIR", PROJECT_ROOT / "corpus"),
             index_dir=path("INDEX_DIR", PROJECT_ROOT / "embeddings"),
-            embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
-            discord_token=env.get("DISCORD_TOKEN", "").strip() or None,
+            embedding_model=text("EMBEDDING_MODEL") or None,
+            discord_token=text("DISCORD_TOKEN") or None,
             log_level=level,
+            database=path("DATABASE_PATH", PROJECT_ROOT / "data" / "bot.sqlite3"),
+            guild_id=next(iter(guild), None),
+            moderator_role_ids=ids("MODERATOR_ROLE_IDS"),
+            auto_answer_channel_ids=ids("AUTO_ANSWER_CHANNEL_IDS"),
+            auto_answer_confidence=number("AUTO_ANSWER_CONFIDENCE", 0.65, 0.0, 2.0),
+            cooldown_questions=int(number("COOLDOWN_QUESTIONS", 3, 1, 1000)),
+            cooldown_seconds=number("COOLDOWN_SECONDS", 30.0, 0.0, 86400.0),
+            api_base=url("DISCORD_API_BASE", DISCORD_API_BASE, ("http://", "https://")).rstrip("/"),
+            gateway_url=url("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL, ("ws://", "wss://")),
         )

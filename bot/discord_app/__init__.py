@@ -1,0 +1,1 @@
+"""The Discord layer: a thin client over bot.service. Only this package imports discord."""

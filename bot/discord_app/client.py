@@ -1,0 +1,277 @@
+"""The Discord client: reads input, checks who may do what, calls the core in a worker thread, formats the reply.
+
+Everything slow (the model, the index, SQLite) runs through `asyncio.to_thread`, so the gateway heartbeat never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+
+from bot.config import Settings
+from bot.discord_app import render
+from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
+from bot.retrieval import Answer, QuestionError
+from bot.service import AnswerService, looks_like_question
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+AUTO_ANSWER_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Asked:
+    answer: Answer
+    question_id: int
+
+
+class Cooldowns:
+    """Per-user rate limit: `rate` questions per `per` seconds (discord.py's own token bucket)."""
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate = rate
+        self.per = per
+        self._buckets: dict[int, app_commands.Cooldown] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        """0 when the user may ask now (and counts the question), else seconds until they may."""
+        if self.per <= 0:
+            return 0.0
+        bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
+        return bucket.update_rate_limit() or 0.0
+
+
+class OnboardingBot(discord.Client):
+    def __init__(
+        self,
+        settings: Settings,
+        service: AnswerService,
+        store: Store,
+        *,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.dm_messages = True
+        # Discord sends message text without this privileged intent only for mentions and DMs; reading new posts in
+        # auto-answer channels needs it.
+        intents.message_content = bool(settings.auto_answer_channel_ids)
+        super().__init__(
+            intents=intents,
+            allowed_mentions=render.NO_PINGS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self.cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        self.serving = True  # False for `python -m bot sync`, which only registers commands
+        self.tree = app_commands.CommandTree(self)
+        from bot.discord_app.commands import add_commands
+
+        add_commands(self.tree)
+
+    async def setup_hook(self) -> None:
+        if not self.serving:
+            return
+        self.add_dynamic_items(MoreButton, FeedbackButton)
+        if not self.service.loaded:
+            await asyncio.to_thread(self.service.load)
+        await self.sync_commands()
+
+    # --- slash command registration ---------------------------------------------------------------------------------
+
+    def _command_target(self) -> discord.Object | None:
+        if self.settings.guild_id is None:
+            return None
+        guild = discord.Object(self.settings.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return guild
+
+    async def sync_commands(self, force: bool = False) -> bool:
+        """Send the slash commands to Discord when their definitions changed since the last sync (or when forced),
+        to one server when DISCORD_GUILD_ID is set. Returns whether a sync happened."""
+        guild = self._command_target()
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        if not force and await asyncio.to_thread(self.store.get_meta, key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await asyncio.to_thread(self.store.set_meta, key, digest)
+        log.info("synced %d slash commands to %s", len(synced), f"server {guild.id}" if guild else "all servers")
+        return True
+
+    # --- asking ---------------------------------------------------------------------------------------------------
+
+    async def ask(
+        self, question: str, *, via: str, user: discord.abc.User, channel_id: int | None, guild_id: int | None
+    ) -> Asked:
+        """Answer in a worker thread and record the question. Raises QuestionError for unusable input."""
+        answer = await asyncio.to_thread(self.service.ask, question, 3)
+        question_id = await asyncio.to_thread(
+            self.store.record_question,
+            answer.question,
+            answered=answer.answered,
+            confidence=answer.confidence,
+            via=via,
+            top_source=answer.results[0].document if answer.results else None,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user.id,
+        )
+        return Asked(answer, question_id)
+
+    def reply_for(self, asked: Asked) -> tuple[discord.Embed, discord.ui.View | None]:
+        if asked.answer.answered:
+            return render.answer_embed(asked.answer), answer_view(asked.question_id)
+        return render.decline_embed(asked.answer.question, self.service.topics(), self.service.sources()), None
+
+    def cooldown_notice(self, retry_after: float) -> str:
+        return (
+            f"You're asking faster than I can keep up with. Please wait {retry_after:.0f} s and ask again "
+            f"(up to {self.settings.cooldown_questions} questions every {self.settings.cooldown_seconds:g} s)."
+        )
+
+    # --- messages: mentions, DMs, auto-answer channels -----------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None:
+            return
+        if message.guild is None:
+            await self._answer_message(message, message.content, via="dm")
+        elif self.user in message.mentions:
+            question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
+            await self._answer_message(message, question, via="mention")
+        elif self._is_auto_answer_post(message):
+            await self._auto_answer(message)
+
+    async def _answer_message(self, message: discord.Message, question: str, via: str) -> None:
+        private = message.guild is None
+        wait = self.cooldowns.retry_after(message.author.id)
+        if wait:
+            await self._tell_privately(message, self.cooldown_notice(wait))
+            return
+        try:
+            async with message.channel.typing():
+                asked = await self.ask(
+                    question,
+                    via=via,
+                    user=message.author,
+                    channel_id=message.channel.id,
+                    guild_id=message.guild.id if message.guild else None,
+                )
+        except QuestionError as exc:
+            text = str(exc) if question.strip() else "Ask me a question about contributing, e.g. “How do I start?”"
+            await self._send(message, content=text, private=private)
+            return
+        embed, view = self.reply_for(asked)
+        await self._send(message, embed=embed, view=view, private=private)
+
+    async def _send(
+        self,
+        message: discord.Message,
+        *,
+        private: bool,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> None:
+        kwargs: dict = {"allowed_mentions": render.NO_PINGS}
+        if content is not None:
+            kwargs["content"] = render.clip(content, render.CONTENT_LIMIT)
+        if embed is not None:
+            kwargs["embed"] = embed
+        if view is not None:
+            kwargs["view"] = view
+        if private:
+            await message.channel.send(**kwargs)
+        else:
+            await message.reply(mention_author=False, **kwargs)
+
+    async def _tell_privately(self, message: discord.Message, text: str) -> None:
+        """A notice only the author sees: in the DM they wrote from, or by DM when they wrote in a channel."""
+        try:
+            if message.guild is None:
+                await message.channel.send(text, allowed_mentions=render.NO_PINGS)
+            else:
+                await message.author.send(text, allowed_mentions=render.NO_PINGS)
+        except discord.HTTPException as exc:  # DMs closed: say nothing rather than spam the channel
+            log.info("could not send a private notice to %s: %s", message.author.id, exc)
+
+    def _is_auto_answer_post(self, message: discord.Message) -> bool:
+        channels = self.settings.auto_answer_channel_ids
+        if not channels:
+            return False
+        channel = message.channel
+        if isinstance(channel, discord.Thread):
+            # a new forum post (or thread) in a configured channel: only its first message
+            return channel.parent_id in channels and message.id == channel.id
+        return channel.id in channels
+
+    async def _auto_answer(self, message: discord.Message) -> None:
+        title = message.channel.name if isinstance(message.channel, discord.Thread) else ""
+        text = " ".join(part for part in (title, message.content) if part).strip()
+        if not looks_like_question(text):
+            return
+        if self.cooldowns.retry_after(message.author.id):
+            return  # nobody asked the bot directly, so it stays quiet
+        try:
+            asked = await self.ask(
+                render.clip(text, AUTO_ANSWER_MAX_CHARS),
+                via="auto",
+                user=message.author,
+                channel_id=message.channel.id,
+                guild_id=message.guild.id if message.guild else None,
+            )
+        except QuestionError:
+            return
+        if asked.answer.answered and asked.answer.confidence >= self.settings.auto_answer_confidence:
+            embed, view = self.reply_for(asked)
+            await self._send(message, embed=embed, view=view, private=False)
+        else:
+            log.info("auto-answer: not confident enough (%.2f) for %r", asked.answer.confidence, text[:80])
+
+
+def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool:
+    """Manage Server permission, or one of MODERATOR_ROLE_IDS. Checked by the bot itself: `default_permissions` only
+    hides a command in Discord's client."""
+    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+        return False
+    if interaction.permissions.manage_guild:
+        return True
+    return any(role.id in role_ids for role in interaction.user.roles)
+
+
+async def start(settings: Settings, service: AnswerService, store: Store) -> None:
+    """Point discord.py at the configured hosts and run until stopped."""
+    import yarl
+
+    discord.http.Route.BASE = settings.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+    async with OnboardingBot(settings, service, store) as client:
+        await client.start(settings.discord_token or "")
+
+
+async def sync_commands_only(settings: Settings, service: AnswerService, store: Store) -> int:
+    """`python -m bot sync`: log in, send the slash commands, log out."""
+    import yarl
+
+    discord.http.Route.BASE = settings.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+    client = OnboardingBot(settings, service, store)
+    client.serving = False
+    async with client:
+        await client.login(settings.discord_token or "")
+        await client.sync_commands(force=True)
+    return 0

@@ -1,0 +1,160 @@
+"""Discord messages built from the core's answers, always within Discord's limits.
+
+Limits (Discord API reference, "Embed limits" and "Create Message"): content 2000 characters; embed title 256,
+description 4096, field name 256, field value 1024, footer 2048, and 6000 for all of an embed's text together.
+Quotes go into embeds, which never notify anyone; every send also passes `allowed_mentions` none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.quotes import Quote
+from bot.retrieval import Answer, Result
+from bot.service import ReindexReport, Source
+from bot.store import Stats
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+
+COLOUR = discord.Colour.blurple()
+DECLINE_COLOUR = discord.Colour.light_grey()
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary, with an ellipsis when anything was cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def block_quote(text: str) -> str:
+    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written."""
+    escaped = discord.utils.escape_markdown(text, as_needed=True)
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in escaped.splitlines())
+
+
+def attribution(result: Result | Quote, limit: int = 300) -> str:
+    """ "— Jaice Singer DuMars, answering *How did you…?*, [Title](url)" or "— Title › Section"."""
+    speaker = result.speaker
+    asked = getattr(result, "asked", None)
+    url = getattr(result, "url", None)
+    title = discord.utils.escape_markdown(clip(result.source, 120))
+    source = f"[{title}]({url})" if url else f"*{title}*"
+    section = clip(result.section, 150) if result.section else None
+    if speaker and asked:
+        text = f"— {speaker}, answering “{clip(asked, 150)}”, in {source}"
+    elif speaker:
+        text = f"— {speaker}, in {source}"
+    else:
+        text = f"— {source}" + (f" › {discord.utils.escape_markdown(section)}" if section else "")
+    return clip(text, limit)
+
+
+def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> discord.Embed:
+    """The best quote as a block quote with its attribution, then further passages as fields."""
+    results = answer.results[first:]
+    best, more = results[0], results[1:]
+    embed = discord.Embed(colour=COLOUR, title=clip(title or f"Q: {answer.question}", TITLE_LIMIT))
+    embed.description = clip(block_quote(best.quote) + "\n" + attribution(best), DESCRIPTION_LIMIT)
+    for result in more:
+        value = clip(block_quote(result.quote) + "\n" + attribution(result, 300), FIELD_VALUE_LIMIT)
+        embed.add_field(name="Also relevant", value=value, inline=False)
+    embed.set_footer(text="Quoted word for word from the community's documents.")
+    return fit(embed)
+
+
+def decline_embed(question: str, topics: Sequence[str], sources: Sequence[Source]) -> discord.Embed:
+    embed = discord.Embed(
+        colour=DECLINE_COLOUR,
+        title=clip(f"Q: {question}", TITLE_LIMIT),
+        description=(
+            "I couldn't find an answer to that in the documents I know, so I won't guess. "
+            "A moderator can see unanswered questions and add a document that covers them."
+        ),
+    )
+    if topics:
+        lines = "\n".join(f"• {clip(t, 200)}" for t in topics)
+        embed.add_field(name="Things I can answer, for example", value=clip(lines, FIELD_VALUE_LIMIT), inline=False)
+    if sources:
+        names = "\n".join(f"• {clip(s.title, 200)}" for s in sources[:8])
+        embed.add_field(name="What I've read", value=clip(names, FIELD_VALUE_LIMIT), inline=False)
+    return fit(embed)
+
+
+def quote_embed(quote: Quote) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, description=clip(block_quote(quote.text), DESCRIPTION_LIMIT - 400))
+    embed.description = f"{embed.description}\n{attribution(quote)}"
+    return fit(embed)
+
+
+def sources_embed(sources: Sequence[Source]) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title="Documents I quote from")
+    lines = []
+    for s in sources:
+        title = discord.utils.escape_markdown(clip(s.title, 150))
+        name = f"[{title}]({s.url})" if s.url else f"**{title}**"
+        lines.append(f"{name}\n`{clip(s.name, 100)}` · {s.passages} passages · indexed {s.indexed_at}")
+    embed.description = clip("\n\n".join(lines) or "No documents are indexed.", DESCRIPTION_LIMIT)
+    embed.set_footer(text=f"{len(sources)} documents, {sum(s.passages for s in sources)} passages")
+    return fit(embed)
+
+
+def stats_embed(stats: Stats) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title="Questions and answers")
+    rate = f"{stats.helpful_rate:.0%}" if stats.helpful_rate is not None else "no votes yet"
+    embed.description = (
+        f"Asked: **{stats.asked}** · answered: **{stats.answered}** · declined: **{stats.declined}**\n"
+        f"Helpful: **{rate}** ({stats.helpful} helpful, {stats.not_helpful} not helpful)"
+    )
+    for name, gaps in (
+        ("Most frequent questions I could not answer", stats.gaps),
+        ("Answers readers found unhelpful", stats.unhelpful),
+    ):
+        if gaps:
+            lines = "\n".join(f"{g.count}× {discord.utils.escape_markdown(clip(g.question, 150))}" for g in gaps)
+            embed.add_field(name=name, value=clip(lines, FIELD_VALUE_LIMIT), inline=False)
+    if not stats.gaps and stats.asked:
+        embed.add_field(name="Gaps", value="Every question so far found an answer.", inline=False)
+    return fit(embed)
+
+
+def reindex_summary(report: ReindexReport) -> str:
+    build = report.build
+    lines = [
+        f"Reindexed in {build.seconds:.1f} s: {build.documents} documents, {build.paragraphs} passages.",
+        f"Passages: {report.passages_added} added, {report.passages_removed} removed, "
+        f"{report.passages_unchanged} unchanged.",
+    ]
+    for label, names in (("Added", build.added), ("Changed", build.changed), ("Removed", build.removed)):
+        if names:
+            lines.append(f"{label}: " + ", ".join(f"`{clip(n, 100)}`" for n in names))
+    if build.skipped:
+        lines.append(f"Skipped {len(build.skipped)}:")
+        lines += [f"• `{clip(s.name, 100)}`: {s.reason}" for s in build.skipped]
+    return clip("\n".join(lines), CONTENT_LIMIT)
+
+
+def progress_text(done: int, total: int) -> str:
+    share = done / total if total else 1.0
+    filled = round(share * 20)
+    return f"Reindexing… `{'█' * filled}{'░' * (20 - filled)}` {share:.0%} ({done}/{total} texts embedded)"
+
+
+def fit(embed: discord.Embed) -> discord.Embed:
+    """Drop trailing fields until the embed's total text is within Discord's 6000 characters."""
+    while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    return embed

@@ -1,0 +1,185 @@
+"""The answering service the Discord layer sits on: the live index, questions, quotes and reindexing.
+
+It holds one immutable snapshot (index, retriever, quote drawer) and replaces it whole after a reindex, so a question
+that started on the old index finishes on it while the next one uses the new. Everything here blocks (model and file
+work): the Discord layer calls it from worker threads. Nothing here imports `discord`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.embedding import Embedder
+from bot.index import BuildBusy, BuildReport, PassageIndex, build_index, ensure_index, load_index
+from bot.quotes import Quote, QuoteDrawer
+from bot.retrieval import Answer, Retriever
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: PassageIndex
+    retriever: Retriever
+    drawer: QuoteDrawer
+    generation: int
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    title: str
+    passages: int
+    indexed_at: str
+    url: str | None
+
+
+@dataclass
+class ReindexReport:
+    build: BuildReport
+    passages_added: int
+    passages_removed: int
+    passages_unchanged: int
+
+
+@dataclass
+class _Histories:
+    """Recent quotes per channel, forgotten when the index changes (window numbers change with it)."""
+
+    generation: int = -1
+    by_channel: dict[int, deque[int]] = field(default_factory=dict)
+
+
+class AnswerService:
+    def __init__(self, corpus_dir: Path, index_dir: Path, embedder: Embedder, quote_memory: int = 5) -> None:
+        self.corpus_dir = corpus_dir
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.quote_memory = quote_memory
+        self._snapshot: Snapshot | None = None
+        self._reindexing = threading.Lock()
+        self._quotes_lock = threading.Lock()
+        self._histories = _Histories()
+
+    # --- start-up and reindex: one code path with the CLI (build_index) ---------------------------------------------
+
+    def load(self, notify: Callable[[str], None] = log.warning, progress: ProgressFn | None = None) -> None:
+        """Load the index, building it first when it is missing, stale or corrupt."""
+        index = ensure_index(self.corpus_dir, self.index_dir, self.embedder, notify=notify, progress=progress)
+        self._install(index)
+        # warm the model and the scoring path so the first real question is not the slow one
+        self.snapshot.retriever.answer("How do I start contributing?")
+
+    def reindex(self, progress: ProgressFn | None = None) -> ReindexReport:
+        """Rebuild from the corpus and swap the new index in. Raises BuildBusy when a build is already running, and
+        CorpusError / IndexError_ when the build fails; the old index then stays in service."""
+        if not self._reindexing.acquire(blocking=False):
+            raise BuildBusy("A reindex is already running.")
+        try:
+            old = self._snapshot.index if self._snapshot else None
+            report = build_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress, wait=False)
+            new = load_index(self.index_dir)
+            self._install(new)
+        finally:
+            self._reindexing.release()
+        before = _passage_keys(old) if old else Counter()
+        after = _passage_keys(new)
+        return ReindexReport(
+            build=report,
+            passages_added=sum((after - before).values()),
+            passages_removed=sum((before - after).values()),
+            passages_unchanged=sum((after & before).values()),
+        )
+
+    @property
+    def loaded(self) -> bool:
+        return self._snapshot is not None
+
+    @property
+    def reindexing(self) -> bool:
+        return self._reindexing.locked()
+
+    def _install(self, index: PassageIndex) -> None:
+        generation = self._snapshot.generation + 1 if self._snapshot else 0
+        retriever = Retriever(index, self.embedder)
+        drawer = QuoteDrawer(index, self.embedder, memory=self.quote_memory)
+        self._snapshot = Snapshot(index, retriever, drawer, generation)
+        log.info("index %s in service (%d passages)", index.path.name, index.size)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            raise RuntimeError("AnswerService.load() has not run")
+        return self._snapshot
+
+    # --- serving --------------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, k: int = 3) -> Answer:
+        """Raises QuestionError for a question that cannot be used."""
+        return self.snapshot.retriever.answer(question, k=k)
+
+    def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
+        """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""
+        snapshot = self.snapshot
+        with self._quotes_lock:
+            if self._histories.generation != snapshot.generation:
+                self._histories = _Histories(snapshot.generation)
+            recent = None
+            if channel is not None:
+                recent = self._histories.by_channel.setdefault(channel, deque(maxlen=snapshot.drawer.recent.maxlen))
+            return snapshot.drawer.draw(topic, recent)
+
+    def sources(self) -> list[Source]:
+        index = self.snapshot.index
+        counts = Counter(p.doc for p in index.paragraphs)
+        built = index.manifest.get("built_at", "")
+        indexed = index.manifest.get("indexed_at", {})
+        return [
+            Source(
+                name=doc["name"],
+                title=doc["title"],
+                passages=counts[d],
+                indexed_at=indexed.get(doc["name"], built),
+                url=doc.get("url"),
+            )
+            for d, doc in enumerate(index.documents)
+        ]
+
+    def topics(self, limit: int = 4) -> list[str]:
+        """A few things the corpus can answer, for the "I don't know" reply: interview questions and headings."""
+        index = self.snapshot.index
+        seen: list[str] = []
+        for para in index.paragraphs:
+            if para.section and para.section[-1] not in seen:
+                seen.append(para.section[-1])
+        step = max(len(seen) // limit, 1)
+        return seen[::step][:limit]
+
+
+_QUESTION_WORDS = frozenset(
+    "how what why where when who whom whose which can could should would will is are am do does did has have may "
+    "might must shall any anyone anybody".split()
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A post that asks something: it has a question mark, or starts the way questions start."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return "?" in text or (bool(words) and words[0] in _QUESTION_WORDS)
+
+
+def _passage_keys(index: PassageIndex) -> Counter[str]:
+    """Each paragraph as document name + text digest, to count what a reindex added and removed."""
+    return Counter(
+        index.documents[p.doc]["name"] + ":" + hashlib.sha1(p.text.encode(), usedforsecurity=False).hexdigest()
+        for p in index.paragraphs
+    )

@@ -1,0 +1,190 @@
+"""The bot's runtime records in one SQLite file: questions asked, feedback, and small settings such as the hash of
+the last slash-command sync. Created on first use; survives restarts. Safe to call from several threads (each call
+opens its own connection)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    asked_at REAL NOT NULL,
+    via TEXT NOT NULL,                -- mention, dm, slash, auto, cli
+    guild_id INTEGER,
+    channel_id INTEGER,
+    user_id INTEGER,
+    question TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    top_source TEXT
+);
+CREATE INDEX IF NOT EXISTS questions_gaps ON questions (answered, normalized);
+CREATE TABLE IF NOT EXISTS feedback (
+    question_id INTEGER NOT NULL REFERENCES questions (id),
+    user_id INTEGER NOT NULL,
+    helpful INTEGER NOT NULL,
+    given_at REAL NOT NULL,
+    PRIMARY KEY (question_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """The database file cannot be opened or written; the message names it."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    question: str  # the most recent wording
+    count: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    asked: int
+    answered: int
+    declined: int
+    helpful: int
+    not_helpful: int
+    gaps: list[Gap] = field(default_factory=list)
+    unhelpful: list[Gap] = field(default_factory=list)  # answered, but readers said the answer did not help
+
+    @property
+    def helpful_rate(self) -> float | None:
+        votes = self.helpful + self.not_helpful
+        return self.helpful / votes if votes else None
+
+
+_NOT_WORD = re.compile(r"[^\w\s]+")
+
+
+def normalize_question(question: str) -> str:
+    """Lower case, no punctuation, single spaces: so "How do I start?" and "how do i start" count as one gap."""
+    return " ".join(_NOT_WORD.sub(" ", question.lower()).split())
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            with db:  # commits, or rolls back on error
+                yield db
+        finally:
+            db.close()
+
+    def record_question(
+        self,
+        question: str,
+        *,
+        answered: bool,
+        confidence: float,
+        via: str,
+        top_source: str | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+    ) -> int:
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO questions (asked_at, via, guild_id, channel_id, user_id, question, normalized, answered,"
+                " confidence, top_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    via,
+                    guild_id,
+                    channel_id,
+                    user_id,
+                    question,
+                    normalize_question(question),
+                    int(answered),
+                    confidence,
+                    top_source,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def question_text(self, question_id: int) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT question FROM questions WHERE id = ?", (question_id,)).fetchone()
+            return row[0] if row else None
+
+    def record_feedback(self, question_id: int, user_id: int, helpful: bool) -> bool:
+        """One vote per person per answer; voting again changes the vote. False when the question is unknown."""
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
+                return False
+            db.execute(
+                "INSERT INTO feedback (question_id, user_id, helpful, given_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (question_id, user_id) DO UPDATE SET helpful = excluded.helpful,"
+                " given_at = excluded.given_at",
+                (question_id, user_id, int(helpful), time.time()),
+            )
+            return True
+
+    def stats(self, top: int = 5, guild_id: int | None = None) -> Stats:
+        where, args = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
+        with self._connect() as db:
+            asked, answered = db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions {where}", args
+            ).fetchone()
+            helpful, not_helpful = db.execute(
+                "SELECT COALESCE(SUM(f.helpful), 0), COALESCE(SUM(1 - f.helpful), 0)"
+                f" FROM feedback f JOIN questions q ON q.id = f.question_id {where.replace('guild_id', 'q.guild_id')}",
+                args,
+            ).fetchone()
+            gaps = self._grouped(db, "q.answered = 0", where, args, top)
+            unhelpful = self._grouped(
+                db,
+                "q.answered = 1 AND (SELECT SUM(1 - f.helpful) - SUM(f.helpful) FROM feedback f"
+                " WHERE f.question_id = q.id) > 0",
+                where,
+                args,
+                top,
+            )
+        return Stats(asked, answered, asked - answered, helpful, not_helpful, gaps, unhelpful)
+
+    @staticmethod
+    def _grouped(db: sqlite3.Connection, condition: str, where: str, args: tuple, top: int) -> list[Gap]:
+        scope = where.replace("WHERE guild_id", "AND q.guild_id")
+        rows = db.execute(
+            "SELECT (SELECT question FROM questions r WHERE r.normalized = q.normalized ORDER BY r.id DESC LIMIT 1),"
+            f" COUNT(*) AS n FROM questions q WHERE {condition} {scope}"
+            " GROUP BY q.normalized ORDER BY n DESC, MAX(q.id) DESC LIMIT ?",
+            (*args, top),
+        ).fetchall()
+        return [Gap(question, count) for question, count in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
