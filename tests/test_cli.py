@@ -91,7 +91,20 @@ def test_run_without_token_chats_over_piped_input(corpus_index_dir: Path):
 
 def test_core_never_imports_discord():
     code = (
-        "import sys, bot.cli, bot.index, bot.retrieval, bot.quotes, bot.documents, bot.evaluation; "
+        "import sys, bot.cli, bot.index, bot.retrieval, bot.quotes, bot.documents, bot.evaluation, bot.service, bot.store; "
         "assert not any(m == 'discord' or m.startswith('discord.') for m in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT).returncode == 0
+
+
+def test_sync_without_a_token_is_a_clear_error():
+    result = run("sync")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: DISCORD_TOKEN is not set (see .env.example)"
+
+
+def test_a_bad_discord_setting_is_named():
+    result = run("run", env={"DISCORD_TOKEN": "x", "DISCORD_API_BASE": "discord.com/api"})
+    assert result.returncode == 2
+    assert "error: DISCORD_API_BASE must start with http:// or https://" in result.stderr
+    assert "Traceback" not in result.stderr
