@@ -58,6 +58,7 @@ class OnboardingBot(discord.Client):
         *,
         guild_ready_timeout: float = 2.0,
     ) -> None:
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here; skip the warnings
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True

@@ -1,0 +1,353 @@
+"""Tests of the Discord emulator, driving the real discord.py client against it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import pytest
+from discord import app_commands
+
+from tests.discord_emulator import DiscordEmulator, point_discord_py_at, running_client
+
+Scenario = Callable[[DiscordEmulator], Awaitable[None]]
+
+
+def run(scenario: Scenario, *, ack_deadline: float = 3.0) -> None:
+    """Run one scenario against a fresh emulator, always closing it."""
+
+    async def main() -> None:
+        emulator = DiscordEmulator(heartbeat_interval=1.0, ack_deadline=ack_deadline)
+        await emulator.start()
+        try:
+            await asyncio.wait_for(scenario(emulator), 10)
+        finally:
+            await emulator.close()
+
+    asyncio.run(main())
+
+
+def make_client(*, message_content: bool = False) -> discord.Client:
+    intents = discord.Intents.default()
+    intents.message_content = message_content
+    return discord.Client(intents=intents, guild_ready_timeout=0.05)
+
+
+def test_login_and_ready() -> None:
+    original_base = discord.http.Route.BASE
+    original_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        async with running_client(emulator, client):
+            await emulator.wait_until_ready()
+            assert emulator.rest_base == discord.http.Route.BASE
+            assert client.user is not None
+            assert client.user.id == emulator.bot_id
+            assert client.application_id == emulator.application_id
+            guild = client.get_guild(emulator.guild_id)
+            assert guild is not None
+            assert {c.name for c in guild.channels} == {"general", "help", "questions"}
+            assert isinstance(guild.get_channel(emulator.channels["questions"]), discord.ForumChannel)
+            assert guild.get_role(emulator.roles["Admin"]).permissions.manage_guild
+            assert guild.me is not None
+            assert emulator.identifies == 1
+            assert emulator.intents == discord.Intents.default().value
+            assert emulator.heartbeats  # discord.py beats right after HELLO
+            assert emulator.rejected == []
+
+    run(scenario)
+    assert original_base == discord.http.Route.BASE
+    assert original_gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+
+
+def test_bad_token_is_rejected() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        try:
+            with point_discord_py_at(emulator), pytest.raises(discord.LoginFailure):
+                await client.login("not-the-token")
+        finally:
+            await client.close()
+        assert emulator.rejected[-1]["status"] == 401
+
+    run(scenario)
+
+
+def test_mention_gets_a_reply_and_other_content_is_blanked_without_the_intent() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client(message_content=False)
+        seen: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if message.author == client.user:
+                return
+            await seen.put(message)
+            if client.user in message.mentions:
+                await message.reply(f"you said: {message.content}")
+
+        async with running_client(emulator, client):
+            alice = emulator.add_user("alice")
+            sent = await emulator.post_message("general", alice, f"<@{emulator.bot_id}> where are the docs?")
+            reply = await emulator.wait_for_message()
+            assert reply["content"] == f"you said: <@{emulator.bot_id}> where are the docs?"
+            assert reply["channel_id"] == str(emulator.channels["general"])
+            assert reply["message_reference"]["message_id"] == sent["id"]
+            received = await seen.get()
+            assert received.author.id == int(alice["id"])
+
+            await emulator.post_message("help", alice, "nobody mentioned the bot here")
+            unmentioned = await asyncio.wait_for(seen.get(), 5)
+            assert unmentioned.content == ""
+            assert emulator.get_message(unmentioned.id)["content"] == "nobody mentioned the bot here"
+            assert len(emulator.messages) == 1
+
+    run(scenario)
+
+
+def test_dm_round_trip() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if message.guild is None and message.author != client.user:
+                await message.author.send(f"DM received: {message.content}")
+
+        async with running_client(emulator, client):
+            bob = emulator.add_user("bob")
+            dm = await emulator.send_dm(bob, "hello in private")
+            reply = await emulator.wait_for_message()
+            assert reply["content"] == "DM received: hello in private"
+            assert reply["channel_id"] == dm["channel_id"]
+            assert "guild_id" not in reply
+
+    run(scenario)
+
+
+def test_forum_post_reaches_the_bot() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client(message_content=True)
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if isinstance(message.channel, discord.Thread) and message.author != client.user:
+                await message.channel.send(f"answering {message.channel.name!r} in {message.channel.parent.name}")
+
+        async with running_client(emulator, client):
+            carol = emulator.add_user("carol")
+            starter = await emulator.create_forum_post("questions", carol, "How do I start?", "Where is the guide?")
+            answer = await emulator.wait_for_message()
+            assert answer["channel_id"] == starter["channel_id"] == str(emulator.threads["How do I start?"])
+            assert answer["content"] == "answering 'How do I start?' in questions"
+
+    run(scenario)
+
+
+def _tree_with_commands(client: discord.Client) -> app_commands.CommandTree:
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(description="Ask the documentation a question")
+    @app_commands.describe(question="What you want to know")
+    async def ask(interaction: discord.Interaction, question: str) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send(f"Answer to {question!r}")
+
+    @tree.command(description="Only you can see the answer")
+    async def secret(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("psst", ephemeral=True)
+
+    return tree
+
+
+def test_slash_commands_defer_followup_and_ephemeral() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        tree = _tree_with_commands(client)
+        async with running_client(emulator, client):
+            await tree.sync()
+            assert emulator.command_puts == 1
+            assert {c["name"] for c in emulator.commands["global"]} == {"ask", "secret"}
+            dave = emulator.add_user("dave", roles=["Moderators"])
+
+            asked = await emulator.invoke("ask", dave, options={"question": "how to install"})
+            assert (await asked.wait_response())["type"] == 5
+            followup = await asked.wait_followup()
+            assert followup["content"] == "Answer to 'how to install'"
+            assert asked.deferred
+            assert await emulator.wait_for_message() == followup  # the "thinking" placeholder is not a message
+
+            hidden = await emulator.invoke("secret", dave)
+            response = await hidden.wait_response()
+            assert response["type"] == 4
+            assert hidden.original["content"] == "psst"
+            assert hidden.original["flags"] & 64
+            assert hidden.ephemeral
+            assert emulator.rejected == []
+
+    run(scenario)
+
+
+def test_button_click_updates_the_message() -> None:
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", custom_id="confirm", style=discord.ButtonStyle.success)
+        async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.edit_message(content=f"confirmed by {interaction.user.name}", view=None)
+
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if client.user in message.mentions and message.author != client.user:
+                await message.channel.send("Are you sure?", view=Confirm())
+
+        async with running_client(emulator, client):
+            erin = emulator.add_user("erin")
+            await emulator.post_message("general", erin, f"<@{emulator.bot_id}> delete it")
+            prompt = await emulator.wait_for_message()
+            assert prompt["components"][0]["components"][0]["custom_id"] == "confirm"
+            clicked = await emulator.click(prompt, "confirm", erin)
+            assert (await clicked.wait_response())["type"] == 7
+            assert emulator.edits[-1]["content"] == "confirmed by erin"
+            assert emulator.get_message(prompt["id"])["components"] == []
+            with pytest.raises(ValueError, match="no component"):
+                await emulator.click(prompt, "confirm", erin)
+
+    run(scenario)
+
+
+def test_overlong_message_is_rejected() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        errors: asyncio.Queue[discord.HTTPException] = asyncio.Queue()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if client.user in message.mentions and message.author != client.user:
+                try:
+                    await message.channel.send("x" * 2001)
+                except discord.HTTPException as exc:
+                    await errors.put(exc)
+
+        async with running_client(emulator, client):
+            frank = emulator.add_user("frank")
+            await emulator.post_message("general", frank, f"<@{emulator.bot_id}> write an essay")
+            error = await asyncio.wait_for(errors.get(), 5)
+            assert error.code == 50035
+            assert "content" in error.text
+            rejection = emulator.rejected[-1]
+            assert (rejection["status"], rejection["code"]) == (400, 50035)
+            assert rejection["path"] == f"/channels/{emulator.channels['general']}/messages"
+            assert emulator.messages == []
+
+    run(scenario)
+
+
+def test_late_callback_gets_unknown_interaction_and_second_callback_is_refused() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        tree = app_commands.CommandTree(client)
+        failures: asyncio.Queue[discord.HTTPException] = asyncio.Queue()
+
+        @tree.command(description="Thinks too long before answering")
+        async def slow(interaction: discord.Interaction) -> None:
+            await asyncio.sleep(0.4)
+            try:
+                await interaction.response.send_message("finally")
+            except discord.HTTPException as exc:
+                await failures.put(exc)
+
+        @tree.command(description="Answers at once")
+        async def quick(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("done")
+
+        async with running_client(emulator, client):
+            await tree.sync()
+            gina = emulator.add_user("gina")
+            await emulator.invoke("slow", gina)
+            error = await asyncio.wait_for(failures.get(), 5)
+            assert isinstance(error, discord.NotFound)
+            assert error.code == 10062
+            assert (await emulator.wait_for_rejection())["code"] == 10062
+
+            emulator.ack_deadline = 3.0  # keep the on-time case robust on a slow machine
+            quick_one = await emulator.invoke("quick", gina)
+            await quick_one.wait_response()
+            url = f"{emulator.rest_base}/interactions/{quick_one.id}/{quick_one.token}/callback"
+            async with aiohttp.ClientSession() as session, session.post(url, json={"type": 4, "data": {}}) as resp:
+                assert resp.status == 400
+                assert (await resp.json())["code"] == 40060
+
+    run(scenario, ack_deadline=0.2)
+
+
+def test_everyone_ping_is_recorded_unless_allowed_mentions_forbid_it() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client(message_content=True)
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if message.author == client.user:
+                return
+            if message.content == "loud":
+                await message.reply("@everyone look at this")
+            elif message.content == "quiet":
+                await message.reply("@everyone look at this", allowed_mentions=discord.AllowedMentions.none())
+
+        async with running_client(emulator, client):
+            hank = emulator.add_user("hank")
+            await emulator.post_message("general", hank, "loud")
+            loud = await emulator.wait_for_message()
+            assert loud["allowed_mentions"] is None
+            assert emulator.pings == [
+                {
+                    "message_id": loud["id"],
+                    "channel_id": loud["channel_id"],
+                    "users": [],
+                    "roles": [],
+                    "everyone": True,
+                    "replied_user": int(hank["id"]),
+                    "edit": False,
+                    "silent": False,
+                }
+            ]
+            await emulator.post_message("general", hank, "quiet")
+            quiet = await emulator.wait_for_message()
+            assert quiet["allowed_mentions"]["parse"] == []
+            assert quiet["mention_everyone"] is False
+            assert len(emulator.pings) == 1
+
+    run(scenario)
+
+
+def test_reconnect_resumes_and_replays_events_sent_in_the_gap() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client(message_content=True)
+        seen: asyncio.Queue[str] = asyncio.Queue()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            await seen.put(message.content)
+
+        async with running_client(emulator, client):
+            ivy = emulator.add_user("ivy")
+            await emulator.reconnect()
+            await emulator.post_message("general", ivy, "sent while reconnecting")
+            await emulator.wait_until_resumed()
+            assert await asyncio.wait_for(seen.get(), 5) == "sent while reconnecting"
+            assert (emulator.identifies, emulator.resumes) == (1, 1)
+
+            await emulator.drop_connection()
+            await emulator.post_message("general", ivy, "sent after the socket died")
+            await emulator.wait_until_resumed(2)
+            assert await asyncio.wait_for(seen.get(), 5) == "sent after the socket died"
+            assert (emulator.identifies, emulator.resumes) == (1, 2)
+            assert seen.empty()
+
+    run(scenario)
