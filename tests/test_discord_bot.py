@@ -9,13 +9,15 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import PROJECT_ROOT, Settings
 from bot.discord_app.client import OnboardingBot
 from bot.embedding import Embedder
 from bot.service import AnswerService
@@ -629,5 +631,81 @@ def test_commands_sync_only_when_their_definitions_change(service: AnswerService
                 assert await client.sync_commands() is True
                 assert emulator.command_puts == 3
             assert emulator.rejected == []
+
+    run(scenario)
+
+
+# --- the maintainer's path: `python -m bot run` with a token -------------------------------------------------------
+
+
+def test_run_with_a_token_serves_discord_until_sigterm(corpus_index_dir: Path, tmp_path: Path):
+    async def scenario() -> None:
+        async with DiscordEmulator() as emulator:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "AUTO_", "MODERATOR_"))}
+            env.update(
+                DISCORD_TOKEN=emulator.token,
+                DISCORD_API_BASE=emulator.rest_base,
+                DISCORD_GATEWAY_URL=emulator.gateway_url,
+                DISCORD_GUILD_ID=str(emulator.guild_id),
+                DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+                CORPUS_DIR=str(CORPUS),
+                INDEX_DIR=str(corpus_index_dir),
+                LOG_LEVEL="INFO",
+            )
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                await emulator.wait_until_ready(timeout=60)
+                asked = await emulator.send_dm(emulator.add_user("zoe"), "how did jaice hear about kubernetes?")
+                reply = await reply_to(emulator, asked)
+                assert "Jaice Singer DuMars" in embed_text(reply)
+                async with asyncio.timeout(30):
+                    while not emulator.commands.get(emulator.guild_id):
+                        await asyncio.sleep(0.05)
+            finally:
+                if process.returncode is None:
+                    process.terminate()
+                _, stderr = await asyncio.wait_for(process.communicate(), 30)
+            log = stderr.decode()
+            assert process.returncode == 0, log
+            assert "Traceback" not in log
+            assert "synced 5 slash commands" in log
+            assert_clean(emulator)
+
+    run(scenario)
+
+
+def test_sync_command_registers_the_commands(tmp_path: Path):
+    async def scenario() -> None:
+        async with DiscordEmulator() as emulator:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+            env.update(
+                DISCORD_TOKEN=emulator.token,
+                DISCORD_API_BASE=emulator.rest_base,
+                DISCORD_GATEWAY_URL=emulator.gateway_url,
+                DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+            )
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "sync", env=env, cwd=PROJECT_ROOT, stderr=asyncio.subprocess.PIPE
+            )
+            _, stderr = await asyncio.wait_for(process.communicate(), 60)
+            assert process.returncode == 0, stderr.decode()
+            assert sorted(c["name"] for c in emulator.commands["global"]) == [
+                "ask",
+                "quote",
+                "reindex",
+                "sources",
+                "stats",
+            ]
+            assert emulator.identifies == 0, "sync does not connect to the gateway"
 
     run(scenario)

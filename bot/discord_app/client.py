@@ -255,12 +255,22 @@ def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> 
 
 
 async def start(settings: Settings, service: AnswerService, store: Store) -> None:
-    """Point discord.py at the configured hosts and run until stopped."""
+    """Point discord.py at the configured hosts and run until stopped (Ctrl-C, or SIGTERM from a service manager)."""
+    import signal
+
     import yarl
 
     discord.http.Route.BASE = settings.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
     async with OnboardingBot(settings, service, store) as client:
+        loop = asyncio.get_running_loop()
+        closing: set[asyncio.Task] = set()
+
+        def stop() -> None:
+            log.info("SIGTERM: logging out")
+            closing.add(loop.create_task(client.close()))
+
+        loop.add_signal_handler(signal.SIGTERM, stop)
         await client.start(settings.discord_token or "")
 
 
