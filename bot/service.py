@@ -13,13 +13,16 @@ import re
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from bot.embedding import Embedder
 from bot.index import BuildBusy, BuildReport, PassageIndex, build_index, ensure_index, load_index
 from bot.quotes import Quote, QuoteDrawer
-from bot.retrieval import Answer, Retriever
+from bot.retrieval import Answer, Retriever, check_question
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,51 @@ class _Histories:
     by_channel: dict[int, deque[int]] = field(default_factory=dict)
 
 
+class QueryBatcher:
+    """Embeds questions that arrive together in one model call.
+
+    The first caller becomes the leader: it embeds its own question plus any that queue up meanwhile, until the queue
+    is empty. Alone, a question costs what it always did; twenty at once share a few batched calls instead of
+    fighting over two cores with twenty separate ones.
+    """
+
+    def __init__(self, embedder: Embedder, max_batch: int = 32) -> None:
+        self.embedder = embedder
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Future[np.ndarray]]] = []
+        self._leading = False
+        self.calls = 0  # model calls made, for tests and benchmarks
+
+    def encode(self, text: str) -> np.ndarray:
+        future: Future[np.ndarray] = Future()
+        with self._lock:
+            self._pending.append((text, future))
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._drain()
+        return future.result()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                if not batch:
+                    self._leading = False
+                    return
+            try:
+                vectors = self.embedder.encode([text for text, _ in batch], batch_size=len(batch))
+                self.calls += 1
+            except BaseException as exc:  # every waiter learns of the failure, none hangs
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)
+
+
 class AnswerService:
     def __init__(self, corpus_dir: Path, index_dir: Path, embedder: Embedder, quote_memory: int = 5) -> None:
         self.corpus_dir = corpus_dir
@@ -69,6 +117,7 @@ class AnswerService:
         self._reindexing = threading.Lock()
         self._quotes_lock = threading.Lock()
         self._histories = _Histories()
+        self._queries = QueryBatcher(embedder)
 
     # --- start-up and reindex: one code path with the CLI (build_index) ---------------------------------------------
 
@@ -124,8 +173,10 @@ class AnswerService:
     # --- serving --------------------------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 3) -> Answer:
-        """Raises QuestionError for a question that cannot be used."""
-        return self.snapshot.retriever.answer(question, k=k)
+        """Raises QuestionError for a question that cannot be used. Safe to call from many threads at once."""
+        retriever = self.snapshot.retriever
+        text = check_question(question)
+        return retriever.answer_vector(text, self._queries.encode(retriever.rewrite(text)[0]), k)
 
     def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
         """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,8 +79,16 @@ def normalize_question(question: str) -> str:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # one connection shared by the worker threads (serialised by the lock): opening one per call costs more
+            # than the write itself when twenty questions arrive at once
+            self._db = sqlite3.connect(path, timeout=10, check_same_thread=False)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            # write-ahead logging: readers never wait for the writer, and a commit needs no full sync
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
             with self._connect() as db:
                 db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -87,13 +96,12 @@ class Store:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.execute("PRAGMA foreign_keys = ON")
-            with db:  # commits, or rolls back on error
-                yield db
-        finally:
-            db.close()
+        with self._lock, self._db:  # commits, or rolls back on error
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     def record_question(
         self,

@@ -1,5 +1,6 @@
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,15 @@ def test_topics_suggest_questions_the_corpus_answers(service: AnswerService):
 )
 def test_looks_like_question(text: str, expected: bool):
     assert looks_like_question(text) is expected
+
+
+def test_questions_asked_at_once_share_batched_model_calls(service: AnswerService):
+    questions = [f"how do I help with {topic}?" for topic in ("docs", "testing", "reviews", "events", "design")] * 4
+    alone = [service.ask(q) for q in questions]
+    calls = service._queries.calls
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        together = list(pool.map(service.ask, questions))
+    assert service._queries.calls - calls < len(questions)
+    for a, b in zip(alone, together, strict=True):
+        assert [r.quote for r in a.results] == [r.quote for r in b.results]
+        assert abs(a.confidence - b.confidence) < 1e-4

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import discord
@@ -25,6 +26,8 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 AUTO_ANSWER_MAX_CHARS = 1000
+WORKER_THREADS = 32
+TYPING_AFTER = 0.5  # seconds
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ class OnboardingBot(discord.Client):
     async def setup_hook(self) -> None:
         if not self.serving:
             return
+        # Questions wait in worker threads while one of them embeds the whole group at once (QueryBatcher); asyncio's
+        # default of (cores + 4) threads would cap a group at 6 on this machine.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="bot-worker")
+        )
         self.add_dynamic_items(MoreButton, FeedbackButton)
         if not self.service.loaded:
             await asyncio.to_thread(self.service.load)
@@ -118,20 +126,23 @@ class OnboardingBot(discord.Client):
     async def ask(
         self, question: str, *, via: str, user: discord.abc.User, channel_id: int | None, guild_id: int | None
     ) -> Asked:
-        """Answer in a worker thread and record the question. Raises QuestionError for unusable input."""
-        answer = await asyncio.to_thread(self.service.ask, question, 3)
-        question_id = await asyncio.to_thread(
-            self.store.record_question,
-            answer.question,
-            answered=answer.answered,
-            confidence=answer.confidence,
-            via=via,
-            top_source=answer.results[0].document if answer.results else None,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            user_id=user.id,
-        )
-        return Asked(answer, question_id)
+        """Answer and record the question in one worker-thread hop. Raises QuestionError for unusable input."""
+
+        def work() -> Asked:
+            answer = self.service.ask(question, 3)
+            question_id = self.store.record_question(
+                answer.question,
+                answered=answer.answered,
+                confidence=answer.confidence,
+                via=via,
+                top_source=answer.results[0].document if answer.results else None,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                user_id=user.id,
+            )
+            return Asked(answer, question_id)
+
+        return await asyncio.to_thread(work)
 
     def reply_for(self, asked: Asked) -> tuple[discord.Embed, discord.ui.View | None]:
         if asked.answer.answered:
@@ -163,15 +174,22 @@ class OnboardingBot(discord.Client):
         if wait:
             await self._tell_privately(message, self.cooldown_notice(wait))
             return
+        work = asyncio.ensure_future(
+            self.ask(
+                question,
+                via=via,
+                user=message.author,
+                channel_id=message.channel.id,
+                guild_id=message.guild.id if message.guild else None,
+            )
+        )
         try:
-            async with message.channel.typing():
-                asked = await self.ask(
-                    question,
-                    via=via,
-                    user=message.author,
-                    channel_id=message.channel.id,
-                    guild_id=message.guild.id if message.guild else None,
-                )
+            # show "typing…" only when the answer is slow to come (a reindex or a cold start); most take milliseconds
+            done, _ = await asyncio.wait({work}, timeout=TYPING_AFTER)
+            if not done:
+                async with message.channel.typing():
+                    await work
+            asked = work.result()
         except QuestionError as exc:
             text = str(exc) if question.strip() else "Ask me a question about contributing, e.g. “How do I start?”"
             await self._send(message, content=text, private=private)
