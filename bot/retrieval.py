@@ -58,6 +58,7 @@ class Result:
     document: str = ""
     paragraph: int = -1
     context: str = ""  # the whole paragraph the quote comes from
+    key_sentence: tuple[int, int] | None = None  # offsets in `quote` of its sentence closest to the question
 
     def to_json(self) -> dict[str, object]:
         return {"quote": self.quote, "source": self.source, "section": self.section, "score": round(self.score, 4)}
@@ -97,6 +98,7 @@ class _Scored:
     candidates: np.ndarray
     total: np.ndarray
     confidence: float
+    dense: np.ndarray  # every window's similarity to the question
 
 
 class Retriever:
@@ -179,7 +181,7 @@ class Retriever:
         ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
         coverage = len(known) / len(words) if words else 0.0
         confidence = float(dense_all.max()) + w.coverage * coverage
-        return _Scored(candidates, total, confidence)
+        return _Scored(candidates, total, confidence, dense_all)
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
         """Best windows first; no two results share a sentence or quote the same text."""
@@ -200,12 +202,31 @@ class Retriever:
                 continue
             spans.append((first, length))
             seen.append(norm)
-            picked.append(self._result(w, quote, float(scored.total[j])))
+            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored.dense)))
             if len(picked) >= k:
                 break
         return picked
 
-    def _result(self, w: int, quote: str, score: float) -> Result:
+    def _key_sentence(self, w: int, dense: np.ndarray) -> tuple[int, int] | None:
+        """In a quote of several sentences, the one closest to the question, as offsets into the quote."""
+        idx = self.index
+        length = int(idx.window_len[w])
+        if length < 2:
+            return None
+        p, first = int(idx.window_para[w]), int(idx.window_first[w])
+        run = np.arange(self._para_start[p], self._para_end[p])
+        singles = run[
+            (idx.window_len[run] == 1) & (idx.window_first[run] >= first) & (idx.window_first[run] < first + length)
+        ]
+        if len(singles) != length:
+            return None
+        best = int(singles[np.argmax(dense[singles])])
+        sentences = idx.paragraphs[p].sentences
+        offset = sentences[first][0]
+        start, end = sentences[int(idx.window_first[best])]
+        return start - offset, end - offset
+
+    def _result(self, w: int, quote: str, score: float, key: tuple[int, int] | None = None) -> Result:
         idx = self.index
         para = idx.paragraphs[int(idx.window_para[w])]
         doc = idx.documents[para.doc]
@@ -221,6 +242,7 @@ class Retriever:
             document=doc["name"],
             paragraph=int(idx.window_para[w]),
             context=para.text,
+            key_sentence=key,
         )
 
 

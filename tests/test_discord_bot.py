@@ -709,3 +709,13 @@ def test_sync_command_registers_the_commands(tmp_path: Path):
             assert emulator.identifies == 0, "sync does not connect to the gateway"
 
     run(scenario)
+
+
+def test_block_quote_bolds_the_key_sentence_and_escapes_markdown():
+    from bot.discord_app.render import block_quote
+
+    text = "I used *Kubernetes* early. A colleague told me about it. It changed my life."
+    assert block_quote(text, (27, 56)) == (
+        "> I used \\*Kubernetes\\* early. **A colleague told me about it.** It changed my life."
+    )
+    assert block_quote("Line one.\n\nLine two.") == "> Line one.\n>\n> Line two."

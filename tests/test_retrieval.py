@@ -62,3 +62,14 @@ def test_quality_on_the_dev_set_beats_both_baselines(retriever: Retriever):
     for name, baseline in scores.items():
         if name.startswith("baseline"):
             assert ours.hit1 > baseline.hit1
+
+
+def test_key_sentence_marks_the_sentence_closest_to_the_question(retriever: Retriever):
+    answer = retriever.answer("what did Jaice do at Rally Software?", k=5)
+    multi = [r for r in answer.results if r.key_sentence]
+    assert multi, "some quotes span several sentences"
+    for r in multi:
+        start, end = r.key_sentence
+        sentence = r.quote[start:end]
+        assert 0 <= start < end <= len(r.quote) and sentence != r.quote
+        assert sentence.strip() == sentence and sentence[-1] in '.!?”’"…)'

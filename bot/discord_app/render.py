@@ -40,9 +40,18 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-def block_quote(text: str) -> str:
-    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written."""
-    escaped = discord.utils.escape_markdown(text, as_needed=True)
+def block_quote(text: str, key: tuple[int, int] | None = None) -> str:
+    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written; the
+    `key` span (the sentence closest to the question) in bold."""
+
+    def escape(part: str) -> str:
+        return discord.utils.escape_markdown(part)
+
+    if key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
+        start, end = key
+        escaped = f"{escape(text[:start])}**{escape(text[start:end])}**{escape(text[end:])}"
+    else:
+        escaped = escape(text)
     return "\n".join(f"> {line}" if line.strip() else ">" for line in escaped.splitlines())
 
 
@@ -68,7 +77,7 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     results = answer.results[first:]
     best, more = results[0], results[1:]
     embed = discord.Embed(colour=COLOUR, title=clip(title or f"Q: {answer.question}", TITLE_LIMIT))
-    embed.description = clip(block_quote(best.quote) + "\n" + attribution(best), DESCRIPTION_LIMIT)
+    embed.description = clip(block_quote(best.quote, best.key_sentence) + "\n" + attribution(best), DESCRIPTION_LIMIT)
     for result in more:
         value = clip(block_quote(result.quote) + "\n" + attribution(result, 300), FIELD_VALUE_LIMIT)
         embed.add_field(name="Also relevant", value=value, inline=False)
