@@ -32,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_dotenv(PROJECT_ROOT / ".env")
         load_dotenv(Path.cwd() / ".env")
         settings = Settings.from_env()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=settings.log_level or "WARNING", format="%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+        )
         return args.func(args, settings)
     except (UsageError, ConfigError, CorpusError, IndexError_, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -206,7 +208,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
 
     for handler in list(logging.root.handlers):  # discord.py's log format replaces the CLI's
         logging.root.removeHandler(handler)
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level), root=True)
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level or "INFO"), root=True)
     corpus_dir, index_dir = _paths(args, settings)
     try:
         store = Store(settings.database)
@@ -216,8 +218,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))
-        if not sys.stdin.isatty():
-            _notify("Starting the Discord bot (DISCORD_TOKEN is set); stop it with Ctrl-C.")
+        _notify("Starting the Discord bot (DISCORD_TOKEN is set); stop it with Ctrl-C.")
         with _ProgressBar() as bar:
             service.load(notify=_notify, progress=bar)
         asyncio.run(start(settings, service, store))

@@ -22,7 +22,7 @@ class Settings:
     index_dir: Path
     embedding_model: str | None
     discord_token: str | None
-    log_level: str
+    log_level: str | None  # None: the command's default (WARNING for the CLI, INFO for the Discord bot)
     database: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
     guild_id: int | None = None
     moderator_role_ids: frozenset[int] = frozenset()
@@ -69,8 +69,8 @@ class Settings:
                 raise ConfigError(f"{name} must start with {' or '.join(schemes)}, not {value!r}")
             return value
 
-        level = text("LOG_LEVEL").upper() or "WARNING"
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        level = text("LOG_LEVEL").upper() or None
+        if level is not None and level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
         guild = ids("DISCORD_GUILD_ID")
         if len(guild) > 1:

@@ -30,20 +30,22 @@ ProgressFn = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    index: PassageIndex
-    retriever: Retriever
-    drawer: QuoteDrawer
-    generation: int
-
-
-@dataclass(frozen=True)
 class Source:
     name: str
     title: str
     passages: int
     indexed_at: str
     url: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: PassageIndex
+    retriever: Retriever
+    drawer: QuoteDrawer
+    generation: int
+    sources: list[Source]
+    topics: list[str]
 
 
 @dataclass
@@ -161,7 +163,7 @@ class AnswerService:
         generation = self._snapshot.generation + 1 if self._snapshot else 0
         retriever = Retriever(index, self.embedder)
         drawer = QuoteDrawer(index, self.embedder, memory=self.quote_memory)
-        self._snapshot = Snapshot(index, retriever, drawer, generation)
+        self._snapshot = Snapshot(index, retriever, drawer, generation, _sources(index), _topics(index))
         log.info("index %s in service (%d passages)", index.path.name, index.size)
 
     @property
@@ -190,30 +192,37 @@ class AnswerService:
             return snapshot.drawer.draw(topic, recent)
 
     def sources(self) -> list[Source]:
-        index = self.snapshot.index
-        counts = Counter(p.doc for p in index.paragraphs)
-        built = index.manifest.get("built_at", "")
-        indexed = index.manifest.get("indexed_at", {})
-        return [
-            Source(
-                name=doc["name"],
-                title=doc["title"],
-                passages=counts[d],
-                indexed_at=indexed.get(doc["name"], built),
-                url=doc.get("url"),
-            )
-            for d, doc in enumerate(index.documents)
-        ]
+        return self.snapshot.sources
 
-    def topics(self, limit: int = 4) -> list[str]:
-        """A few things the corpus can answer, for the "I don't know" reply: interview questions and headings."""
-        index = self.snapshot.index
-        seen: list[str] = []
-        for para in index.paragraphs:
-            if para.section and para.section[-1] not in seen:
-                seen.append(para.section[-1])
-        step = max(len(seen) // limit, 1)
-        return seen[::step][:limit]
+    def topics(self) -> list[str]:
+        """A few things the corpus can answer, for the "I don't know" reply."""
+        return self.snapshot.topics
+
+
+def _sources(index: PassageIndex) -> list[Source]:
+    counts = Counter(p.doc for p in index.paragraphs)
+    built = index.manifest.get("built_at", "")
+    indexed = index.manifest.get("indexed_at", {})
+    return [
+        Source(
+            name=doc["name"],
+            title=doc["title"],
+            passages=counts[d],
+            indexed_at=indexed.get(doc["name"], built),
+            url=doc.get("url"),
+        )
+        for d, doc in enumerate(index.documents)
+    ]
+
+
+def _topics(index: PassageIndex, limit: int = 4) -> list[str]:
+    """Headings spread over the corpus (for an interview, the questions it answers)."""
+    seen: list[str] = []
+    for para in index.paragraphs:
+        if para.section and para.section[-1] not in seen:
+            seen.append(para.section[-1])
+    step = max(len(seen) // limit, 1)
+    return seen[::step][:limit]
 
 
 _QUESTION_WORDS = frozenset(

@@ -2179,8 +2179,16 @@ class DiscordEmulator:
         self, request: web.Request, body: Any, uploads: list[_Upload], app_id: str, token: str
     ) -> dict | None:
         interaction = self._webhook_interaction(app_id, token)
-        channel = self._channels_by_id[interaction.channel_id]
-        message = self._create_bot_message(channel, body, uploads, interaction=interaction)
+        if interaction._placeholder and interaction._original_id is not None:
+            # Discord: the first followup after a deferral replaces the "thinking" message, which keeps the
+            # deferral's flags (so a public deferral cannot become ephemeral, nor the other way round)
+            placeholder = self._messages_by_id[interaction._original_id]
+            edit = {k: v for k, v in (body or {}).items() if k != "flags"}
+            message = self._edit_bot_message(placeholder, edit, uploads, completes=True)
+            interaction._placeholder = False
+        else:
+            channel = self._channels_by_id[interaction.channel_id]
+            message = self._create_bot_message(channel, body, uploads, interaction=interaction)
         snapshot = copy.deepcopy(message)
         snapshot["allowed_mentions"] = copy.deepcopy((body or {}).get("allowed_mentions"))
         interaction.followups.append(snapshot)

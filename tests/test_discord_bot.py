@@ -54,10 +54,9 @@ async def session(
         config = dataclasses.replace(
             Settings.from_env({}),
             database=database,
-            guild_id=emulator.guild_id,
+            **{"guild_id": emulator.guild_id, **settings},
             moderator_role_ids=frozenset({emulator.roles["Moderators"]}),
             auto_answer_channel_ids=frozenset(emulator.channels[name] for name in auto_answer),
-            **settings,
         )
         client = OnboardingBot(config, service, Store(database), guild_ready_timeout=0.05)
         async with running_client(emulator, client):
@@ -172,6 +171,7 @@ def test_slash_ask_defers_then_answers_publicly_or_privately(service: AnswerServ
             public = await emulator.invoke("ask", carol, options={"question": "How do I start contributing?"})
             first = await public.wait_response()
             assert first["type"] == 5, "acknowledged at once with a deferral"
+            assert not (first.get("data") or {}).get("flags", 0) & EPHEMERAL
             answer = await public.wait_followup()
             assert "Jaice Singer DuMars" in embed_text(answer)
             assert not answer.get("flags", 0) & EPHEMERAL
@@ -179,7 +179,8 @@ def test_slash_ask_defers_then_answers_publicly_or_privately(service: AnswerServ
             private = await emulator.invoke(
                 "ask", carol, options={"question": "I feel like an impostor, should I join?", "private": True}
             )
-            assert (await private.wait_response())["type"] == 5
+            deferral = await private.wait_response()
+            assert deferral["type"] == 5 and deferral["data"]["flags"] & EPHEMERAL, "privacy is set when deferring"
             answer = await private.wait_followup()
             assert answer.get("flags", 0) & EPHEMERAL
             assert "Jaice Singer DuMars" in embed_text(answer)
@@ -290,7 +291,8 @@ def test_stats_are_for_moderators_and_show_the_gaps(service: AnswerService, tmp_
 
             for user, granted in ((moderator, True), (emulator.owner, False)):  # a moderator role, or Manage Server
                 allowed = await emulator.invoke("stats", user, granted=granted)
-                embed = (await allowed.wait_response())["data"]["embeds"][0]
+                assert (await allowed.wait_response())["data"]["flags"] & EPHEMERAL
+                embed = (await allowed.wait_followup())["embeds"][0]
                 assert "Asked: **3** · answered: **1** · declined: **2**" in embed["description"]
                 assert embed["fields"][0]["value"].startswith("2× how do I get my CLA signed")
             assert_clean(emulator)
@@ -519,8 +521,9 @@ def test_an_empty_mention_gets_a_hint_and_a_huge_document_stays_within_limits(tm
             await interaction.wait_response()
             answer = await interaction.wait_followup()
             embed = answer["embeds"][0]
-            assert len(embed["title"]) <= 256 and embed["url"] if "url" in embed else True
+            assert len(embed["title"]) <= 256 and embed["title"].endswith("…")
             assert "Reviewers check change number" in embed["description"]
+            assert "](https://example.org/handbook)" in embed["description"], "the attribution links the source"
             more = await emulator.click(answer, buttons(answer)["More"], user)
             await more.wait_response()
             assert (await more.wait_followup())["embeds"]
@@ -534,7 +537,10 @@ def test_an_empty_mention_gets_a_hint_and_a_huge_document_stays_within_limits(tm
 
 def test_auto_answer_channel_answers_confident_questions_only(service: AnswerService, tmp_path: Path):
     async def scenario() -> None:
-        async with session(service, tmp_path / "bot.sqlite3", auto_answer=("help", "questions")) as (emulator, _):
+        async with session(service, tmp_path / "bot.sqlite3", auto_answer=("help", "questions")) as (
+            emulator,
+            client,
+        ):
             assert emulator.intents is not None and emulator.intents & (1 << 15), "asks for message content"
             sam = emulator.add_user("sam")
             await emulator.post_message("help", sam, "Thanks everyone, my first PR got merged!")
@@ -550,9 +556,13 @@ def test_auto_answer_channel_answers_confident_questions_only(service: AnswerSer
             )
             answer = await emulator.wait_for_message()
             assert answer["channel_id"] == str(post["channel_id"])
+            later = await emulator.post_message(post["channel_id"], sam, "Does anyone else feel like an impostor?")
+            await emulator.post_message("help", sam, "How did Jaice first learn about Kubernetes?", reply_to=later)
             await asyncio.sleep(0.5)
-            assert len(emulator.messages) == 2, "no reply to thanks, off-topic posts or other channels"
+            assert len(emulator.messages) == 2, "no reply to thanks, off-topic posts, replies or other channels"
             assert_clean(emulator)
+            stats = client.store.stats()
+            assert (stats.asked, stats.answered) == (2, 2), "only the questions it replied to are counted"
 
     run(scenario)
 
@@ -719,3 +729,69 @@ def test_block_quote_bolds_the_key_sentence_and_escapes_markdown():
         "> I used \\*Kubernetes\\* early. **A colleague told me about it.** It changed my life."
     )
     assert block_quote("Line one.\n\nLine two.") == "> Line one.\n>\n> Line two."
+
+
+def test_a_mention_of_the_bots_role_gets_a_hint_to_mention_the_bot(service: AnswerService, tmp_path: Path):
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3") as (emulator, _):
+            role = emulator.roles[emulator.bot_user["username"]]
+            await emulator.post_message("general", emulator.add_user("vic"), f"<@&{role}> how do I start?")
+            hint = await emulator.wait_for_message()
+            assert "mentioned my role" in hint["content"]
+            assert_clean(emulator)
+
+    run(scenario)
+
+
+def test_more_pages_through_further_passages(service: AnswerService, tmp_path: Path):
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3") as (emulator, _):
+            walt = emulator.add_user("walt")
+            asked = await emulator.post_message("general", walt, mention(emulator, "what advice does jaice give?"))
+            reply = await reply_to(emulator, asked)
+            seen = {line for line in embed_text(reply).splitlines() if line.startswith("> ")}
+            page, pages = reply, 0
+            while "More" in buttons(page):
+                click = await emulator.click(page, buttons(page)["More"], walt)
+                await click.wait_response()
+                page = await click.wait_followup()
+                quotes = {line for line in embed_text(page).splitlines() if line.startswith("> ")}
+                assert quotes and not quotes & seen, "each page shows passages not shown before"
+                seen |= quotes
+                pages += 1
+            assert pages == 3, "pages of three up to twelve passages"
+            assert_clean(emulator)
+
+    run(scenario)
+
+
+def test_a_file_name_with_everyone_in_the_reindex_report_pings_nobody(own_service: AnswerService, tmp_path: Path):
+    (own_service.corpus_dir / "@everyone-read-this.md").write_text("# Note\n\nRead the guide first.\n")
+
+    async def scenario() -> None:
+        async with session(own_service, tmp_path / "bot.sqlite3") as (emulator, _):
+            interaction = await emulator.invoke("reindex", emulator.owner)
+            await interaction.wait_response()
+            content = await edited_to(interaction, "Reindexed in")
+            assert "@everyone-read-this.md" in content
+            assert emulator.pings == [] and emulator.rejected == []
+
+    run(scenario)
+
+
+def test_moving_from_one_server_to_global_commands_removes_the_server_copies(service: AnswerService, tmp_path: Path):
+    database = tmp_path / "bot.sqlite3"
+
+    async def scenario() -> None:
+        async with DiscordEmulator() as emulator:
+            async with session(service, database, emulator=emulator):
+                assert len(emulator.commands[emulator.guild_id]) == 5
+            async with session(service, database, emulator=emulator, guild_id=None):
+                assert emulator.commands[emulator.guild_id] == []
+                assert len(emulator.commands["global"]) == 5
+            async with session(service, database, emulator=emulator):
+                assert emulator.commands["global"] == []
+                assert len(emulator.commands[emulator.guild_id]) == 5
+            assert emulator.rejected == []
+
+    run(scenario)

@@ -6,12 +6,17 @@ Everything slow (the model, the index, SQLite) runs through `asyncio.to_thread`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
+import math
 import re
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import discord
 from discord import app_commands
@@ -24,6 +29,7 @@ from bot.service import AnswerService, looks_like_question
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 AUTO_ANSWER_MAX_CHARS = 1000
 WORKER_THREADS = 32
@@ -33,7 +39,9 @@ TYPING_AFTER = 0.5  # seconds
 @dataclass(frozen=True)
 class Asked:
     answer: Answer
-    question_id: int
+    question_id: int  # 0 when not recorded
+    embed: discord.Embed
+    buttons_for: int | None  # the question id the More / feedback buttons refer to
 
 
 class Cooldowns:
@@ -43,13 +51,26 @@ class Cooldowns:
         self.rate = rate
         self.per = per
         self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._noticed: dict[int, float] = {}  # when each user was last told to wait
 
     def retry_after(self, user_id: int) -> float:
         """0 when the user may ask now (and counts the question), else seconds until they may."""
         if self.per <= 0:
             return 0.0
+        if len(self._buckets) > 1000:  # forget users whose window has passed
+            now = time.time()
+            self._buckets = {u: b for u, b in self._buckets.items() if b._window + b.per > now}
+            self._noticed = {u: t for u, t in self._noticed.items() if t + self.per > now}
         bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
         return bucket.update_rate_limit() or 0.0
+
+    def should_notify(self, user_id: int) -> bool:
+        """One wait notice per user per window, so someone who keeps asking does not get a DM for each try."""
+        now = time.monotonic()
+        if now - self._noticed.get(user_id, -self.per) < self.per:
+            return False
+        self._noticed[user_id] = now
+        return True
 
 
 class OnboardingBot(discord.Client):
@@ -78,6 +99,9 @@ class OnboardingBot(discord.Client):
         self.service = service
         self.store = store
         self.cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        # More re-runs a question, so it is limited too, but paging through an answer is not asking anew
+        self.more_cooldowns = Cooldowns(settings.cooldown_questions * 3, settings.cooldown_seconds)
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-sqlite")
         self.serving = True  # False for `python -m bot sync`, which only registers commands
         self.tree = app_commands.CommandTree(self)
         from bot.discord_app.commands import add_commands
@@ -108,50 +132,85 @@ class OnboardingBot(discord.Client):
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Send the slash commands to Discord when their definitions changed since the last sync (or when forced),
-        to one server when DISCORD_GUILD_ID is set. Returns whether a sync happened."""
+        to one server when DISCORD_GUILD_ID is set. Returns whether a sync happened.
+
+        Moving between one server and global registration removes the commands from where they were, so the server
+        does not list every command twice."""
         guild = self._command_target()
+        scope = f"guild:{guild.id}" if guild else "global"
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
-        if not force and await asyncio.to_thread(self.store.get_meta, key) == digest:
+        key = f"commands:{self.application_id}"
+        previous = await self._db(self.store.get_meta, key)
+        if not force and previous == f"{scope} {digest}":
             log.info("slash commands unchanged; not syncing")
             return False
+        if previous and previous.split(" ")[0] != scope:
+            old_scope = previous.split(" ")[0]
+            old_guild = discord.Object(int(old_scope.split(":")[1])) if old_scope.startswith("guild:") else None
+            self.tree.clear_commands(guild=old_guild)
+            await self.tree.sync(guild=old_guild)
+            log.info(
+                "removed the slash commands registered %s", f"in server {old_guild.id}" if old_guild else "globally"
+            )
+            if old_guild is None:  # clearing the global tree also cleared our definitions: restore them
+                from bot.discord_app.commands import add_commands
+
+                add_commands(self.tree)
+                guild = self._command_target()
         synced = await self.tree.sync(guild=guild)
-        await asyncio.to_thread(self.store.set_meta, key, digest)
+        await self._db(self.store.set_meta, key, f"{scope} {digest}")
         log.info("synced %d slash commands to %s", len(synced), f"server {guild.id}" if guild else "all servers")
         return True
+
+    async def _db(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """SQLite work on its own thread, so it never queues behind questions waiting for the model."""
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
 
     # --- asking ---------------------------------------------------------------------------------------------------
 
     async def ask(
-        self, question: str, *, via: str, user: discord.abc.User, channel_id: int | None, guild_id: int | None
+        self,
+        question: str,
+        *,
+        via: str,
+        user: discord.abc.User,
+        channel_id: int | None,
+        guild_id: int | None,
+        record: Callable[[Answer], bool] = lambda answer: True,
     ) -> Asked:
-        """Answer and record the question in one worker-thread hop. Raises QuestionError for unusable input."""
+        """Answer in a worker thread, recording the question when `record(answer)` says so (auto-answer records only
+        what it replies to). The decline reply's suggestions are gathered there too, off the event loop. Raises
+        QuestionError for unusable input."""
 
         def work() -> Asked:
             answer = self.service.ask(question, 3)
-            question_id = self.store.record_question(
-                answer.question,
-                answered=answer.answered,
-                confidence=answer.confidence,
-                via=via,
-                top_source=answer.results[0].document if answer.results else None,
-                guild_id=guild_id,
-                channel_id=channel_id,
-                user_id=user.id,
-            )
-            return Asked(answer, question_id)
+            question_id = 0
+            if record(answer):
+                question_id = self.store.record_question(
+                    answer.question,
+                    answered=answer.answered,
+                    confidence=answer.confidence,
+                    via=via,
+                    top_source=answer.results[0].document if answer.results else None,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    user_id=user.id,
+                )
+            if answer.answered:
+                return Asked(answer, question_id, render.answer_embed(answer), question_id)
+            embed = render.decline_embed(answer.question, self.service.topics(), self.service.sources())
+            return Asked(answer, question_id, embed, None)
 
         return await asyncio.to_thread(work)
 
     def reply_for(self, asked: Asked) -> tuple[discord.Embed, discord.ui.View | None]:
-        if asked.answer.answered:
-            return render.answer_embed(asked.answer), answer_view(asked.question_id)
-        return render.decline_embed(asked.answer.question, self.service.topics(), self.service.sources()), None
+        view = answer_view(asked.buttons_for) if asked.buttons_for else None
+        return asked.embed, view
 
     def cooldown_notice(self, retry_after: float) -> str:
         return (
-            f"You're asking faster than I can keep up with. Please wait {retry_after:.0f} s and ask again "
+            f"You're asking faster than I can keep up with. Please wait {math.ceil(retry_after)} s and ask again "
             f"(up to {self.settings.cooldown_questions} questions every {self.settings.cooldown_seconds:g} s)."
         )
 
@@ -160,19 +219,33 @@ class OnboardingBot(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.user is None:
             return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return  # joins, pins, "started a thread" notices and the like
+        mention = re.compile(rf"<@!?{self.user.id}>")
         if message.guild is None:
-            await self._answer_message(message, message.content, via="dm")
-        elif self.user in message.mentions:
-            question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
-            await self._answer_message(message, question, via="mention")
-        elif self._is_auto_answer_post(message):
+            await self._answer_message(message, mention.sub(" ", message.content), via="dm")
+            return
+        role = message.guild.self_role
+        if self.user in message.mentions:
+            await self._answer_message(message, mention.sub(" ", message.content), via="mention")
+        elif role is not None and role in message.role_mentions:
+            # people often pick the bot's role from the @ menu instead of the bot itself; without the Message Content
+            # intent Discord then sends no text
+            question = message.content.replace(role.mention, " ")
+            if question.strip():
+                await self._answer_message(message, question, via="mention")
+            else:
+                hint = f"That mentioned my role, so I couldn't read the question. Mention me ({self.user.mention})."
+                await self._send(message, content=hint, private=False)
+        elif await self._is_auto_answer_post(message):
             await self._auto_answer(message)
 
     async def _answer_message(self, message: discord.Message, question: str, via: str) -> None:
         private = message.guild is None
         wait = self.cooldowns.retry_after(message.author.id)
         if wait:
-            await self._tell_privately(message, self.cooldown_notice(wait))
+            if self.cooldowns.should_notify(message.author.id):
+                await self._tell_privately(message, self.cooldown_notice(wait))
             return
         work = asyncio.ensure_future(
             self.ask(
@@ -216,7 +289,9 @@ class OnboardingBot(discord.Client):
         if private:
             await message.channel.send(**kwargs)
         else:
-            await message.reply(mention_author=False, **kwargs)
+            # a reply that still arrives if the question was deleted meanwhile, and never pings its author
+            reference = message.to_reference(fail_if_not_exists=False)
+            await message.channel.send(reference=reference, mention_author=False, **kwargs)
 
     async def _tell_privately(self, message: discord.Message, text: str) -> None:
         """A notice only the author sees: in the DM they wrote from, or by DM when they wrote in a channel."""
@@ -228,11 +303,16 @@ class OnboardingBot(discord.Client):
         except discord.HTTPException as exc:  # DMs closed: say nothing rather than spam the channel
             log.info("could not send a private notice to %s: %s", message.author.id, exc)
 
-    def _is_auto_answer_post(self, message: discord.Message) -> bool:
+    async def _is_auto_answer_post(self, message: discord.Message) -> bool:
         channels = self.settings.auto_answer_channel_ids
-        if not channels:
+        if not channels or message.reference is not None:  # replies belong to a conversation already going on
             return False
         channel = message.channel
+        if isinstance(channel, discord.PartialMessageable):  # a forum post whose thread is not cached yet
+            try:
+                channel = await self.fetch_channel(channel.id)
+            except discord.HTTPException:
+                return False
         if isinstance(channel, discord.Thread):
             # a new forum post (or thread) in a configured channel: only its first message
             return channel.parent_id in channels and message.id == channel.id
@@ -245,6 +325,10 @@ class OnboardingBot(discord.Client):
             return
         if self.cooldowns.retry_after(message.author.id):
             return  # nobody asked the bot directly, so it stays quiet
+
+        def confident(answer: Answer) -> bool:
+            return answer.answered and answer.confidence >= self.settings.auto_answer_confidence
+
         try:
             asked = await self.ask(
                 render.clip(text, AUTO_ANSWER_MAX_CHARS),
@@ -252,10 +336,11 @@ class OnboardingBot(discord.Client):
                 user=message.author,
                 channel_id=message.channel.id,
                 guild_id=message.guild.id if message.guild else None,
+                record=confident,
             )
         except QuestionError:
             return
-        if asked.answer.answered and asked.answer.confidence >= self.settings.auto_answer_confidence:
+        if confident(asked.answer):
             embed, view = self.reply_for(asked)
             await self._send(message, embed=embed, view=view, private=False)
         else:

@@ -12,9 +12,10 @@ from discord import app_commands
 
 from bot.discord_app import render
 from bot.documents import CorpusError
+from bot.embedding import ModelError
 from bot.index import BuildBusy, IndexError_
 from bot.quotes import NoQuoteError
-from bot.retrieval import MAX_QUESTION_CHARS, QuestionError
+from bot.retrieval import MAX_QUESTION_CHARS, QuestionError, check_question
 
 if TYPE_CHECKING:
     from bot.discord_app.client import OnboardingBot
@@ -38,6 +39,11 @@ async def ask(
 ) -> None:
     """Ask a question; the answer quotes the community's own documents."""
     bot = _bot(interaction)
+    try:
+        check_question(question)
+    except QuestionError as exc:
+        await interaction.response.send_message(str(exc), ephemeral=True)
+        return
     wait = bot.cooldowns.retry_after(interaction.user.id)
     if wait:
         await interaction.response.send_message(bot.cooldown_notice(wait), ephemeral=True)
@@ -51,8 +57,8 @@ async def ask(
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
         )
-    except QuestionError as exc:
-        await interaction.followup.send(str(exc), ephemeral=True)
+    except QuestionError as exc:  # checked above; kept for questions the core rejects for other reasons
+        await interaction.followup.send(str(exc))
         return
     embed, view = bot.reply_for(asked)
     kwargs: dict = {"embed": embed, "ephemeral": private, "allowed_mentions": render.NO_PINGS}
@@ -70,7 +76,7 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
     try:
         drawn = await asyncio.to_thread(bot.service.quote, topic, interaction.channel_id)
     except NoQuoteError as exc:
-        await interaction.followup.send(str(exc), ephemeral=True)
+        await interaction.followup.send(str(exc))
         return
     await interaction.followup.send(embed=render.quote_embed(drawn), allowed_mentions=render.NO_PINGS)
 
@@ -96,31 +102,44 @@ async def reindex(interaction: discord.Interaction) -> None:
         )
         return
     if bot.service.reindexing:
-        await interaction.response.send_message("A reindex is already running; I'll use it when it's done.")
+        await interaction.response.send_message(
+            "A reindex is already running; questions are answered from the current index meanwhile.", ephemeral=True
+        )
         return
     await interaction.response.send_message("Reindexing… reading the documents.")
     latest: list[tuple[int, int]] = []
     work = asyncio.create_task(asyncio.to_thread(bot.service.reindex, lambda done, total: latest.append((done, total))))
     shown: tuple[int, int] | None = None
+    editable = True
     started = time.monotonic()
     while not work.done():
         await asyncio.wait([work], timeout=PROGRESS_EVERY)
-        if latest and latest[-1] != shown and not work.done():
+        if editable and latest and latest[-1] != shown and not work.done():
             shown = latest[-1]
-            await interaction.edit_original_response(content=render.progress_text(*shown))
+            try:
+                await interaction.edit_original_response(content=render.progress_text(*shown))
+            except discord.HTTPException as exc:  # e.g. the 15-minute interaction token ran out on a large corpus
+                log.warning("cannot show reindex progress any more: %s", exc)
+                editable = False
     try:
         report = work.result()
     except BuildBusy:
         text = "A reindex is already running (perhaps from the command line); try again when it's done."
-    except (CorpusError, IndexError_, OSError) as exc:
+    except (CorpusError, IndexError_, ModelError, OSError) as exc:
         log.warning("reindex failed: %s", exc)
-        text = render.clip(f"Reindex failed: {exc}\nThe previous index is still answering questions.", 2000)
+        text = f"Reindex failed: {exc}\nThe previous index is still answering questions."
     except Exception:
         log.exception("reindex failed after %.1f s", time.monotonic() - started)
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
     else:
         text = render.reindex_summary(report)
-    await interaction.edit_original_response(content=text)
+    text = render.clip(text, render.CONTENT_LIMIT)
+    try:
+        await interaction.edit_original_response(content=text)
+    except discord.HTTPException as exc:
+        log.warning("cannot edit the /reindex message (%s); posting the result instead", exc)
+        if isinstance(interaction.channel, discord.abc.Messageable):
+            await interaction.channel.send(text, allowed_mentions=render.NO_PINGS)
 
 
 @app_commands.command()
@@ -136,10 +155,11 @@ async def stats(interaction: discord.Interaction) -> None:
             "Only moderators can see the statistics (Manage Server permission or a moderator role).", ephemeral=True
         )
         return
+    await interaction.response.defer(thinking=True, ephemeral=True)
     # a bot serving one community counts its DMs too; in several servers each sees only its own questions
     scope = interaction.guild_id if len(bot.guilds) > 1 else None
-    summary = await asyncio.to_thread(bot.store.stats, 5, scope)
-    await interaction.response.send_message(embed=render.stats_embed(summary), ephemeral=True)
+    summary = await bot._db(bot.store.stats, 5, scope)
+    await interaction.followup.send(embed=render.stats_embed(summary), ephemeral=True)
 
 
 def add_commands(tree: app_commands.CommandTree) -> None:

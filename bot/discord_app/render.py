@@ -55,21 +55,39 @@ def block_quote(text: str, key: tuple[int, int] | None = None) -> str:
     return "\n".join(f"> {line}" if line.strip() else ">" for line in escaped.splitlines())
 
 
+def _link(title: str, url: str | None) -> str:
+    if not url:
+        return f"*{title}*"
+    safe = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return f"[{title}]({safe})"
+
+
 def attribution(result: Result | Quote, limit: int = 300) -> str:
-    """ "— Jaice Singer DuMars, answering *How did you…?*, [Title](url)" or "— Title › Section"."""
-    speaker = result.speaker
+    """ "— Jaice Singer DuMars, answering “How did you…?”, in [Title](url)" or "— Title › Section"."""
+
+    def escape(text: str, length: int) -> str:
+        return discord.utils.escape_markdown(clip(text, length))
+
     asked = getattr(result, "asked", None)
-    url = getattr(result, "url", None)
-    title = discord.utils.escape_markdown(clip(result.source, 120))
-    source = f"[{title}]({url})" if url else f"*{title}*"
-    section = clip(result.section, 150) if result.section else None
+    source = _link(escape(result.source, 120), getattr(result, "url", None))
+    speaker = escape(result.speaker, 80) if result.speaker else None
     if speaker and asked:
-        text = f"— {speaker}, answering “{clip(asked, 150)}”, in {source}"
+        text = f"— {speaker}, answering “{escape(asked, 150)}”, in {source}"
     elif speaker:
         text = f"— {speaker}, in {source}"
     else:
-        text = f"— {source}" + (f" › {discord.utils.escape_markdown(section)}" if section else "")
-    return clip(text, limit)
+        text = f"— {source}" + (f" › {escape(result.section, 150)}" if result.section else "")
+    return text if len(text) <= limit else clip(f"— {source}", limit)
+
+
+def quoted(text: str, key: tuple[int, int] | None, credit: str, limit: int) -> str:
+    """A block quote followed by its attribution, within `limit` characters: the quote is shortened if it must be,
+    the attribution never."""
+    body = block_quote(text, key)
+    room = limit - len(credit) - 1
+    if len(body) > room:
+        body = block_quote(clip(text, max(room // 2, 20)))  # escaping can double the length; no highlight when cut
+    return f"{body}\n{credit}"
 
 
 def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> discord.Embed:
@@ -77,9 +95,9 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     results = answer.results[first:]
     best, more = results[0], results[1:]
     embed = discord.Embed(colour=COLOUR, title=clip(title or f"Q: {answer.question}", TITLE_LIMIT))
-    embed.description = clip(block_quote(best.quote, best.key_sentence) + "\n" + attribution(best), DESCRIPTION_LIMIT)
+    embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT)
     for result in more:
-        value = clip(block_quote(result.quote) + "\n" + attribution(result, 300), FIELD_VALUE_LIMIT)
+        value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT)
         embed.add_field(name="Also relevant", value=value, inline=False)
     embed.set_footer(text="Quoted word for word from the community's documents.")
     return fit(embed)
@@ -104,17 +122,16 @@ def decline_embed(question: str, topics: Sequence[str], sources: Sequence[Source
 
 
 def quote_embed(quote: Quote) -> discord.Embed:
-    embed = discord.Embed(colour=COLOUR, description=clip(block_quote(quote.text), DESCRIPTION_LIMIT - 400))
-    embed.description = f"{embed.description}\n{attribution(quote)}"
-    return fit(embed)
+    return fit(
+        discord.Embed(colour=COLOUR, description=quoted(quote.text, None, attribution(quote), DESCRIPTION_LIMIT))
+    )
 
 
 def sources_embed(sources: Sequence[Source]) -> discord.Embed:
     embed = discord.Embed(colour=COLOUR, title="Documents I quote from")
     lines = []
     for s in sources:
-        title = discord.utils.escape_markdown(clip(s.title, 150))
-        name = f"[{title}]({s.url})" if s.url else f"**{title}**"
+        name = _link(discord.utils.escape_markdown(clip(s.title, 150)), s.url)
         lines.append(f"{name}\n`{clip(s.name, 100)}` · {s.passages} passages · indexed {s.indexed_at}")
     embed.description = clip("\n\n".join(lines) or "No documents are indexed.", DESCRIPTION_LIMIT)
     embed.set_footer(text=f"{len(sources)} documents, {sum(s.passages for s in sources)} passages")
