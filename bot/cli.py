@@ -12,7 +12,8 @@ from typing import TextIO
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.documents import CorpusError
-from bot.embedding import Embedder, ModelError
+from bot.embedding import Embedder, ModelError, TextEncoder
+from bot.encoder import query_embedder
 from bot.index import BuildReport, IndexError_, PassageIndex, build_index, ensure_index
 from bot.quotes import NoQuoteError, Quote, QuoteDrawer
 from bot.retrieval import Answer, QuestionError, Retriever, check_question
@@ -109,11 +110,13 @@ def _notify(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, Embedder]:
+def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, TextEncoder]:
+    """The index (built first when missing or stale) and what to embed questions with (the ONNX export)."""
     corpus_dir, index_dir = _paths(args, settings)
     embedder = Embedder.from_setting(settings.embedding_model)
     with _ProgressBar() as bar:
-        return ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar), embedder
+        index = ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar)
+    return index, query_embedder(settings.encoder_dir, embedder)
 
 
 def describe_build(report: BuildReport) -> str:
@@ -214,7 +217,8 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
         store = Store(settings.database)
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
-    service = AnswerService(corpus_dir, index_dir, Embedder.from_setting(settings.embedding_model))
+    embedder = Embedder.from_setting(settings.embedding_model)
+    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir)
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))

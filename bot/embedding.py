@@ -8,12 +8,24 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int], None]
+
+
+class TextEncoder(Protocol):
+    """What answering needs from a model: unit-length vectors for texts (Embedder, or the ONNX export of it)."""
+
+    name: str
+    fingerprint: str
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 class ModelError(Exception):

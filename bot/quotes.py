@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.embedding import Embedder
+from bot.embedding import TextEncoder
 from bot.index import PassageIndex
 
 MIN_CHARS, MAX_CHARS = 60, 300
@@ -65,7 +65,7 @@ def quotable_windows(index: PassageIndex) -> list[int]:
 class QuoteDrawer:
     """Draws quotes at random, never repeating one of the last `memory` draws."""
 
-    def __init__(self, index: PassageIndex, embedder: Embedder, memory: int = 5, seed: int | None = None) -> None:
+    def __init__(self, index: PassageIndex, embedder: TextEncoder, memory: int = 5, seed: int | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.windows = quotable_windows(index)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.embedding import Embedder
+from bot.embedding import TextEncoder
 from bot.index import PassageIndex
 from bot.text import has_words, normalize_for_match, search_tokens
 
@@ -102,7 +102,7 @@ class _Scored:
 
 
 class Retriever:
-    def __init__(self, index: PassageIndex, embedder: Embedder, weights: Weights | None = None) -> None:
+    def __init__(self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()

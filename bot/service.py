@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.embedding import Embedder
+from bot.config import Settings
+from bot.embedding import Embedder, TextEncoder
+from bot.encoder import query_embedder
 from bot.index import BuildBusy, BuildReport, PassageIndex, build_index, ensure_index, load_index
 from bot.quotes import Quote, QuoteDrawer
 from bot.retrieval import Answer, Retriever, check_question
@@ -27,6 +29,7 @@ from bot.retrieval import Answer, Retriever, check_question
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+DEFAULT_ENCODER_DIR = Settings.encoder_dir
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class QueryBatcher:
     fighting over two cores with twenty separate ones.
     """
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32) -> None:
+    def __init__(self, embedder: TextEncoder, max_batch: int = 32) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
         self._lock = threading.Lock()
@@ -110,15 +113,24 @@ class QueryBatcher:
 
 
 class AnswerService:
-    def __init__(self, corpus_dir: Path, index_dir: Path, embedder: Embedder, quote_memory: int = 5) -> None:
+    def __init__(
+        self,
+        corpus_dir: Path,
+        index_dir: Path,
+        embedder: Embedder,
+        quote_memory: int = 5,
+        encoder_dir: Path = DEFAULT_ENCODER_DIR,
+    ) -> None:
         self.corpus_dir = corpus_dir
         self.index_dir = index_dir
+        self.encoder_dir = encoder_dir
         self.embedder = embedder
         self.quote_memory = quote_memory
         self._snapshot: Snapshot | None = None
         self._reindexing = threading.Lock()
         self._quotes_lock = threading.Lock()
         self._histories = _Histories()
+        self.query_encoder: TextEncoder = embedder
         self._queries = QueryBatcher(embedder)
 
     # --- start-up and reindex: one code path with the CLI (build_index) ---------------------------------------------
@@ -126,6 +138,8 @@ class AnswerService:
     def load(self, notify: Callable[[str], None] = log.warning, progress: ProgressFn | None = None) -> None:
         """Load the index, building it first when it is missing, stale or corrupt."""
         index = ensure_index(self.corpus_dir, self.index_dir, self.embedder, notify=notify, progress=progress)
+        self.query_encoder = query_embedder(self.encoder_dir, self.embedder)
+        self._queries = QueryBatcher(self.query_encoder)
         self._install(index)
         # warm the model and the scoring path so the first real question is not the slow one
         self.snapshot.retriever.answer("How do I start contributing?")
@@ -161,8 +175,8 @@ class AnswerService:
 
     def _install(self, index: PassageIndex) -> None:
         generation = self._snapshot.generation + 1 if self._snapshot else 0
-        retriever = Retriever(index, self.embedder)
-        drawer = QuoteDrawer(index, self.embedder, memory=self.quote_memory)
+        retriever = Retriever(index, self.query_encoder)
+        drawer = QuoteDrawer(index, self.query_encoder, memory=self.quote_memory)
         self._snapshot = Snapshot(index, retriever, drawer, generation, _sources(index), _topics(index))
         log.info("index %s in service (%d passages)", index.path.name, index.size)
 

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS questions (
     top_source TEXT
 );
 CREATE INDEX IF NOT EXISTS questions_gaps ON questions (answered, normalized);
+CREATE INDEX IF NOT EXISTS questions_wording ON questions (normalized, id);
 CREATE TABLE IF NOT EXISTS feedback (
     question_id INTEGER NOT NULL REFERENCES questions (id),
     user_id INTEGER NOT NULL,

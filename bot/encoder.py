@@ -1,0 +1,191 @@
+"""A light runtime for questions: the same model, exported once to ONNX and run with ONNX Runtime.
+
+Serving only embeds short questions. With torch and sentence-transformers that costs seconds of imports, hundreds of
+megabytes and about 15 ms a question on two cores; the exported model needs none of the heavy imports and answers in a
+few milliseconds. The export is made from the installed model, checked against it (every probe text's vector must
+match with cosine ≥ 0.999, else the export is refused and torch keeps serving), and cached in ENCODER_DIR (default
+embeddings/encoder/), keyed by the model's fingerprint. Index builds keep using sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.embedding import Embedder, ModelError, ProgressFn
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1
+MIN_COSINE = 0.999
+PROBES = (
+    "How do I start contributing?",
+    "I don't write code, can I still help?",
+    "k8s",
+    "Curiosity is the door that everyone can open, but sadly don't.",
+    "What is the best way to find a mentor in a large open-source community, and how do I ask for help "
+    "without feeling like I am wasting people's time? " * 3,
+)
+
+
+class OnnxEmbedder:
+    """Embeds text like `Embedder` (mean pooling, unit length) with ONNX Runtime; same interface for queries."""
+
+    def __init__(self, model_dir: Path, onnx_path: Path, name: str, fingerprint: str, max_tokens: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.model_dir = model_dir
+        self.name = name
+        self.fingerprint = fingerprint
+        self.onnx_path = onnx_path
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        tokenizer.enable_truncation(max_tokens)
+        tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+        self._tokenizer = tokenizer
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared
+
+    @property
+    def dimension(self) -> int:
+        return int(self.encode(["dimension"]).shape[1])
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            with self._lock:
+                encoded = self._tokenizer.encode_batch(batch)
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
+            if progress:
+                progress(len(batch))
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def export_dir(cache_dir: Path, embedder: Embedder) -> Path:
+    return cache_dir / f"{embedder.fingerprint}-v{EXPORT_VERSION}"
+
+
+def _max_tokens(model_dir: Path) -> int:
+    try:
+        return int(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
+    except (OSError, ValueError, KeyError):
+        return 256
+
+
+def load_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | None:
+    """The verified export for this model, or None when there is none yet."""
+    folder = export_dir(cache_dir, embedder)
+    if not (folder / "verified.json").is_file():
+        return None
+    return _open(folder, embedder)
+
+
+def _open(folder: Path, embedder: Embedder) -> OnnxEmbedder:
+    max_tokens = _max_tokens(embedder.model_dir)
+    return OnnxEmbedder(embedder.model_dir, folder / "model.onnx", embedder.name, embedder.fingerprint, max_tokens)
+
+
+def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
+    """Export the model to ONNX, verify it against sentence-transformers and cache it. Raises ModelError when the
+    export cannot be made or does not match (a model whose pooling is not mean pooling, for instance)."""
+    import torch
+
+    folder = export_dir(cache_dir, embedder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        model = embedder._load()
+        transformer = model[0].auto_model.eval()
+        pooling = model[1].get_config_dict() if len(model) > 1 else {}
+        if pooling.get("pooling_mode") != "mean" and not pooling.get("pooling_mode_mean_tokens", False):
+            raise ModelError(f"{embedder.name} does not use mean pooling; its questions stay on sentence-transformers")
+
+        class Hidden(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                output = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                return output.last_hidden_state
+
+        sample = model.tokenizer(
+            ["a short example", "another, slightly longer example"], padding=True, return_tensors="pt"
+        )
+        inputs = (sample["input_ids"], sample["attention_mask"], torch.zeros_like(sample["input_ids"]))
+        axes = {"batch": 0, "tokens": 1}
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on constant shapes; the export is verified below
+            torch.onnx.export(
+                Hidden(transformer),
+                inputs,
+                str(staging / "model.onnx"),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes={name: {i: axis for axis, i in axes.items()} for name in [*names, "last_hidden_state"]},
+                opset_version=17,
+                dynamo=False,
+            )
+        light = OnnxEmbedder(
+            embedder.model_dir,
+            staging / "model.onnx",
+            embedder.name,
+            embedder.fingerprint,
+            _max_tokens(embedder.model_dir),
+        )
+        cosines = (light.encode(PROBES) * embedder.encode(PROBES)).sum(axis=1)
+        if float(cosines.min()) < MIN_COSINE:
+            raise ModelError(f"the ONNX export of {embedder.name} differs from the model (cosine {cosines.min():.4f})")
+        (staging / "verified.json").write_text(
+            json.dumps(
+                {"model": embedder.name, "fingerprint": embedder.fingerprint, "min_cosine": float(cosines.min())}
+            )
+        )
+        if folder.exists():  # another process exported meanwhile; theirs is as good
+            return load_onnx(cache_dir, embedder) or light
+        staging.rename(folder)
+    except ModelError:
+        raise
+    except Exception as exc:  # any exporter failure: say so, keep serving with torch
+        raise ModelError(f"could not export {embedder.name} to ONNX ({exc.__class__.__name__}: {exc})") from exc
+    finally:
+        if staging.exists():
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return load_onnx(cache_dir, embedder) or light
+
+
+def query_embedder(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | Embedder:
+    """What serving embeds questions with: the verified ONNX export (made now if missing), or the model itself when
+    an export cannot be made (logged)."""
+    try:
+        return load_onnx(cache_dir, embedder) or export_onnx(cache_dir, embedder)
+    except (ModelError, OSError) as exc:
+        log.warning("questions will be embedded with sentence-transformers: %s", exc)
+        return embedder

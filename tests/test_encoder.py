@@ -1,0 +1,51 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.embedding import Embedder
+from bot.encoder import OnnxEmbedder, export_dir, load_onnx, query_embedder
+from bot.evaluation import EVAL_DIR, load_questions
+from tests.conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def onnx(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> OnnxEmbedder:
+    encoder = query_embedder(tmp_path_factory.mktemp("encoder"), embedder)
+    assert isinstance(encoder, OnnxEmbedder), "the bundled model exports"
+    return encoder
+
+
+def test_onnx_vectors_match_the_model(onnx: OnnxEmbedder, embedder: Embedder):
+    questions = [q.question for q in load_questions(EVAL_DIR / "dev.jsonl")]
+    passages = [p for p in CORPUS.joinpath("jaice-singer-dumars-interview.md").read_text().split("\n\n") if p][:40]
+    texts = questions + passages
+    cosines = (onnx.encode(texts) * embedder.encode(texts)).sum(axis=1)
+    assert cosines.min() >= 0.999, cosines.min()
+    single = onnx.encode_query(questions[0])
+    assert single.shape == (384,) and abs(float(np.linalg.norm(single)) - 1) < 1e-5
+
+
+def test_the_export_is_cached_and_verified(onnx: OnnxEmbedder, embedder: Embedder):
+    folder = export_dir(onnx.onnx_path.parent.parent, embedder)
+    assert (folder / "verified.json").is_file() and (folder / "model.onnx").is_file()
+    again = load_onnx(folder.parent, embedder)
+    assert again is not None and again.onnx_path == onnx.onnx_path
+    assert not list(folder.parent.glob(".staging-*")), "no half-written export is left behind"
+
+
+def test_answering_from_the_command_line_never_imports_torch(corpus_index_dir: Path, onnx: OnnxEmbedder):
+    code = (
+        "import sys; from bot.cli import main; "
+        f"main(['ask', '--corpus', {str(CORPUS)!r}, '--index', {str(corpus_index_dir)!r}, 'how do I start?']); "
+        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'heavy imports'"
+    )
+    env = {"ENCODER_DIR": str(onnx.onnx_path.parent.parent), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Jaice Singer DuMars" in result.stdout
