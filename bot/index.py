@@ -270,9 +270,18 @@ def build_index(
             detail = "; ".join(f"{s.name}: {s.reason}" for s in loaded.skipped) or "it holds no .md or .txt files"
             raise CorpusError(f"Nothing to index in {corpus_dir}: {detail}.")
         previous = _previous_files(index_dir)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # when each document's current text was first indexed: kept across rebuilds while the document is unchanged
+        earlier = _previous_indexed_at(index_dir)
+        indexed_at = {
+            d.name: earlier[d.name] if previous.get(d.name) == d.digest and d.name in earlier else now
+            for d in loaded.documents
+        }
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
-            counts = _write_build(build, corpus_dir, loaded.documents, loaded.skipped, hashes, embedder, progress)
+            counts = _write_build(
+                build, corpus_dir, loaded.documents, loaded.skipped, hashes, embedder, progress, indexed_at
+            )
             _swap_in(index_dir, build)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -292,6 +301,14 @@ def build_index(
     )
 
 
+def _previous_indexed_at(index_dir: Path) -> dict[str, str]:
+    try:
+        build = current_build(index_dir)
+        return read_manifest(build).get("indexed_at", {}) if build else {}
+    except IndexError_:
+        return {}
+
+
 def _previous_files(index_dir: Path) -> dict[str, str]:
     try:
         build = current_build(index_dir)
@@ -308,6 +325,7 @@ def _write_build(
     hashes: dict[str, str],
     embedder: Embedder,
     progress: Callable[[int, int], None] | None,
+    indexed_at: dict[str, str],
 ) -> dict[str, int]:
     import faiss
 
@@ -397,6 +415,7 @@ def _write_build(
         "chunking": CHUNKING,
         "files": hashes,
         "indexed": {doc.name: doc.digest for doc in documents},
+        "indexed_at": indexed_at,
         "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
         "counts": {
             "documents": len(documents),

@@ -1,5 +1,6 @@
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ans
 
 def test_reindex_reports_what_changed_and_swaps_in_the_new_index(tiny: AnswerService):
     before = tiny.snapshot
+    first_indexed = {s.name: s.indexed_at for s in tiny.sources()}
+    time.sleep(1.1)  # index times have one-second resolution
     corpus = tiny.corpus_dir
     (corpus / "faq.txt").unlink()
     (corpus / "welcome.md").write_text(WELCOME.replace("one review", "two reviews"), encoding="utf-8")
@@ -56,7 +59,9 @@ def test_reindex_reports_what_changed_and_swaps_in_the_new_index(tiny: AnswerSer
     assert (report.passages_added, report.passages_removed, report.passages_unchanged) == (2, 2, 1)
     assert tiny.snapshot.generation == before.generation + 1
     assert tiny.snapshot.index.path != before.index.path
-    assert {s.name for s in tiny.sources()} == {"welcome.md", "meetings.md"}
+    sources = {s.name: s for s in tiny.sources()}
+    assert set(sources) == {"welcome.md", "meetings.md"}
+    assert sources["welcome.md"].indexed_at > first_indexed["welcome.md"], "changed documents get a new time"
     assert "Thursday" in tiny.ask("When does the community meet?").results[0].quote
 
 
@@ -141,3 +146,13 @@ def test_questions_asked_at_once_share_batched_model_calls(service: AnswerServic
     for a, b in zip(alone, together, strict=True):
         assert [r.quote for r in a.results] == [r.quote for r in b.results]
         assert abs(a.confidence - b.confidence) < 1e-4
+
+
+def test_an_unchanged_document_keeps_the_time_it_was_first_indexed(tiny: AnswerService):
+    first = {s.name: s.indexed_at for s in tiny.sources()}
+    time.sleep(1.1)
+    (tiny.corpus_dir / "meetings.md").write_text("# Meetings\n\nThe community meets every Thursday.\n")
+    tiny.reindex()
+    after = {s.name: s.indexed_at for s in tiny.sources()}
+    assert after["welcome.md"] == first["welcome.md"] and after["faq.txt"] == first["faq.txt"]
+    assert after["meetings.md"] > first["welcome.md"]
