@@ -558,6 +558,7 @@ class DiscordEmulator:
         self.edits: list[dict] = []
         self.deletions: list[dict] = []
         self.rejected: list[dict] = []
+        self.bot_denied: dict[int, int] = {}  # channel id -> permissions denied to the bot by an overwrite
         self.pings: list[dict] = []
         self.reactions: list[dict] = []
         self.typing: list[int] = []
@@ -1851,7 +1852,25 @@ class DiscordEmulator:
             raise DiscordAPIError(400, 50008, "Cannot send messages in a non-text channel")
         if channel["type"] == 1 and channel["recipients"][0].get("bot"):
             raise DiscordAPIError(403, 50007, "Cannot send messages to this user")
+        if channel["type"] != 1:
+            self._check_bot_can_post(channel, replying=isinstance(body, dict) and bool(body.get("message_reference")))
         return self._public(self._create_bot_message(channel, body, uploads))
+
+    def deny_bot(self, channel: str | int, permissions: int) -> None:
+        """A channel permission overwrite that denies the bot `permissions` there (and in its threads)."""
+        channel_id = int(self._resolve_channel(channel)["id"])
+        self.bot_denied[channel_id] = self.bot_denied.get(channel_id, 0) | permissions
+
+    def _check_bot_can_post(self, channel: dict, *, replying: bool) -> None:
+        """Discord's checks for a bot message in a guild channel: view and send (send in threads for a thread), and
+        read message history to reply."""
+        base = int(channel.get("parent_id") or channel["id"]) if channel["type"] in (10, 11, 12) else int(channel["id"])
+        perms = self.member_permissions(self.bot_id) & ~self.bot_denied.get(base, 0)
+        send = SEND_MESSAGES_IN_THREADS if channel["type"] in (10, 11, 12) else SEND_MESSAGES
+        if not perms & VIEW_CHANNEL:
+            raise DiscordAPIError(403, 50001, "Missing Access")
+        if not perms & send or (replying and not perms & READ_MESSAGE_HISTORY):
+            raise DiscordAPIError(403, 50013, "Missing Permissions")
 
     async def _typing(self, request: web.Request, body: Any, uploads: list[_Upload], channel_id: str) -> None:
         self._channel_or_404(channel_id)

@@ -795,3 +795,24 @@ def test_moving_from_one_server_to_global_commands_removes_the_server_copies(ser
             assert emulator.rejected == []
 
     run(scenario)
+
+
+def test_missing_channel_permissions_degrade_gracefully(service: AnswerService, tmp_path: Path):
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3") as (emulator, _):
+            xena = emulator.add_user("xena")
+            emulator.deny_bot("help", 1 << 16)  # no Read Message History: replies fail, plain messages work
+            await emulator.post_message("help", xena, mention(emulator, "how do I start contributing?"))
+            plain = await emulator.wait_for_message()
+            assert plain["channel_id"] == str(emulator.channels["help"]) and "message_reference" not in plain
+            assert plain["embeds"]
+
+            emulator.deny_bot("general", 1 << 11)  # no Send Messages at all: the asker gets the answer by DM
+            await emulator.post_message("general", xena, mention(emulator, "how do I start contributing?"))
+            dm = await emulator.wait_for_message()
+            assert dm["channel_id"] == str(emulator._dm_channels[int(xena["id"])])
+            assert "I can't post in #general" in dm["content"] and dm["embeds"]
+            assert [r["code"] for r in emulator.rejected] == [50013, 50013, 50013]
+            assert emulator.pings == []
+
+    run(scenario)

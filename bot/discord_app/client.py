@@ -288,10 +288,32 @@ class OnboardingBot(discord.Client):
             kwargs["view"] = view
         if private:
             await message.channel.send(**kwargs)
-        else:
-            # a reply that still arrives if the question was deleted meanwhile, and never pings its author
-            reference = message.to_reference(fail_if_not_exists=False)
+            return
+        # a reply that still arrives if the question was deleted meanwhile, and never pings its author
+        reference = message.to_reference(fail_if_not_exists=False)
+        try:
             await message.channel.send(reference=reference, mention_author=False, **kwargs)
+            return
+        except discord.Forbidden as exc:
+            channel = getattr(message.channel, "name", message.channel.id)
+            log.warning(
+                "cannot reply in #%s (%s): give the bot View Channel, Send Messages (in Threads), Embed Links and "
+                "Read Message History there",
+                channel,
+                exc.text or exc,
+            )
+        try:  # without Read Message History a plain message still works
+            await message.channel.send(**kwargs)
+            return
+        except discord.Forbidden:
+            pass
+        try:  # the bot may not post there at all: answer the asker privately rather than not at all
+            await message.author.send(
+                content=f"I can't post in #{getattr(message.channel, 'name', 'that channel')}, so here is my answer.",
+                **{k: v for k, v in kwargs.items() if k != "content"},
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not answer %s by DM either: %s", message.author.id, exc)
 
     async def _tell_privately(self, message: discord.Message, text: str) -> None:
         """A notice only the author sees: in the DM they wrote from, or by DM when they wrote in a channel."""
