@@ -816,3 +816,23 @@ def test_missing_channel_permissions_degrade_gracefully(service: AnswerService, 
             assert emulator.pings == []
 
     run(scenario)
+
+
+def test_invite_url_grants_what_the_readme_lists():
+    import discord
+
+    from bot.discord_app.client import INVITE_PERMISSIONS, invite_url
+
+    granted = discord.Permissions(INVITE_PERMISSIONS)
+    assert {name for name, value in granted if value} == {
+        "read_messages",  # discord.py's name for View Channels
+        "send_messages",
+        "send_messages_in_threads",
+        "embed_links",
+        "read_message_history",
+    }
+    assert invite_url(42) == (
+        "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=274877991936"
+    )
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "scope=bot+applications.commands&permissions=274877991936" in readme

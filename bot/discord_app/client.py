@@ -121,6 +121,11 @@ class OnboardingBot(discord.Client):
             await asyncio.to_thread(self.service.load)
         await self.sync_commands()
 
+    async def on_ready(self) -> None:
+        log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))
+        if not self.guilds:
+            log.warning("the bot is in no server yet; invite it with %s", invite_url(self.application_id or 0))
+
     # --- slash command registration ---------------------------------------------------------------------------------
 
     def _command_target(self) -> discord.Object | None:
@@ -367,6 +372,16 @@ class OnboardingBot(discord.Client):
             await self._send(message, embed=embed, view=view, private=False)
         else:
             log.info("auto-answer: not confident enough (%.2f) for %r", asked.answer.confidence, text[:80])
+
+
+INVITE_PERMISSIONS = 274877991936  # View Channels, Send Messages (+ in Threads), Embed Links, Read Message History
+
+
+def invite_url(application_id: int) -> str:
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}"
+    )
 
 
 def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool:
