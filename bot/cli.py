@@ -212,6 +212,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     for handler in list(logging.root.handlers):  # discord.py's log format replaces the CLI's
         logging.root.removeHandler(handler)
     discord.utils.setup_logging(level=getattr(logging, settings.log_level or "INFO"), root=True)
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader narrates which CPU build it picked
     corpus_dir, index_dir = _paths(args, settings)
     try:
         store = Store(settings.database)
