@@ -148,6 +148,7 @@ ALLOWED_CALLBACKS: dict[int, set[int]] = {
 }
 
 SELECT_TYPES = {3, 5, 6, 7, 8}
+_CHANNEL_MESSAGES = re.compile(r"/channels/\d+/messages")
 USER_MENTION_RE = re.compile(r"<@!?(\d{15,21})>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d{15,21})>")
 COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
@@ -518,7 +519,12 @@ class DiscordEmulator:
     """
 
     def __init__(
-        self, *, heartbeat_interval: float = 41.25, ack_deadline: float = 3.0, bot_name: str = "TestBot"
+        self,
+        *,
+        heartbeat_interval: float = 41.25,
+        ack_deadline: float = 3.0,
+        bot_name: str = "TestBot",
+        message_rate: tuple[int, float] | None = None,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.ack_deadline = ack_deadline  # seconds Discord allows for the first interaction callback
@@ -558,6 +564,10 @@ class DiscordEmulator:
         self.edits: list[dict] = []
         self.deletions: list[dict] = []
         self.rejected: list[dict] = []
+        # Discord allows a bot 5 messages per 5 s in one channel; off unless asked for, so other tests stay quick
+        self.message_rate = message_rate
+        self._rate_windows: dict[str, tuple[float, int]] = {}
+        self.rate_limited: list[dict] = []  # requests answered with 429
         self.bot_denied: dict[int, int] = {}  # channel id -> permissions denied to the bot by an overwrite
         self.pings: list[dict] = []
         self.reactions: list[dict] = []
@@ -1522,21 +1532,57 @@ class DiscordEmulator:
                 continue
             if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 return self._reject(method, path, DiscordAPIError(401, 0, "401: Unauthorized"), body)
+            limit_headers: dict[str, str] = {}
+            if self.message_rate and method == "POST" and _CHANNEL_MESSAGES.fullmatch(path):
+                limited, limit_headers = self._take_rate_token(path)
+                if limited is not None:
+                    return limited
             try:
                 result = await handler(request, body, uploads, **match.groupdict())
             except DiscordAPIError as error:
                 return self._reject(method, path, error, body)
             if result is None:
-                return web.Response(status=204)
-            if isinstance(result, web.StreamResponse):
+                response = web.Response(status=204)
+            elif isinstance(result, web.StreamResponse):
                 return result
-            return _json_response(result)
+            else:
+                response = _json_response(result)
+            response.headers.update(limit_headers)
+            return response
         if path_matched:
             return self._reject(method, path, DiscordAPIError(405, 0, "405: Method Not Allowed"), body)
         return self._reject(method, path, DiscordAPIError(404, 0, "404: Not Found"), body)
 
     # ------------------------------------------------------------------------------------------------------------
     # Bot messages.
+
+    def _take_rate_token(self, path: str) -> tuple[web.Response | None, dict[str, str]]:
+        """Discord's per-channel limit on bot messages (a fixed window of `message_rate` = (count, seconds)), with its
+        X-RateLimit headers; past it, a 429 that is recorded in `rate_limited`."""
+        assert self.message_rate is not None
+        count, per = self.message_rate
+        now = time.time()
+        start, used = self._rate_windows.get(path, (now, 0))
+        if now >= start + per:
+            start, used = now, 0
+        reset_after = max(start + per - now, 0.0)
+        headers = {
+            "X-RateLimit-Limit": str(count),
+            "X-RateLimit-Reset": f"{start + per:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": "channel-messages",
+        }
+        if used >= count:
+            self.rate_limited.append({"path": path, "retry_after": reset_after})
+            headers["X-RateLimit-Remaining"] = "0"
+            headers["X-RateLimit-Scope"] = "user"
+            body = {"message": "You are being rate limited.", "retry_after": reset_after, "global": False}
+            response = _json_response(body, 429)
+            response.headers.update(headers | {"Retry-After": f"{reset_after:.3f}"})
+            return response, headers
+        self._rate_windows[path] = (start, used + 1)
+        headers["X-RateLimit-Remaining"] = str(count - used - 1)
+        return None, headers
 
     def _make_attachments(self, body: dict, uploads: list[_Upload]) -> list[dict]:
         described = {str(a.get("id")): a for a in body.get("attachments") or [] if isinstance(a, dict)}

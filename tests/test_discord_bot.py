@@ -43,11 +43,12 @@ async def session(
     heartbeat_interval: float = 41.25,
     emulator: DiscordEmulator | None = None,
     auto_answer: tuple[str, ...] = (),
+    message_rate: tuple[int, float] | None = None,
     **settings: object,
 ) -> AsyncIterator[tuple[DiscordEmulator, OnboardingBot]]:
     """A bot connected to an emulator (a fresh one unless given; a given one outlives the bot, as Discord would)."""
     own = emulator is None
-    emulator = emulator or DiscordEmulator(heartbeat_interval=heartbeat_interval)
+    emulator = emulator or DiscordEmulator(heartbeat_interval=heartbeat_interval, message_rate=message_rate)
     if own:
         await emulator.start()
     try:
@@ -836,3 +837,22 @@ def test_invite_url_grants_what_the_readme_lists():
     )
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert "scope=bot+applications.commands&permissions=274877991936" in readme
+
+
+def test_a_busy_channel_respects_discords_rate_limit(service: AnswerService, tmp_path: Path):
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3", message_rate=(5, 2.0)) as (emulator, _):
+            users = [emulator.add_user(f"asker{i}") for i in range(8)]
+            started = asyncio.get_running_loop().time()
+            asked = [
+                await emulator.post_message("general", user, mention(emulator, "how do I start contributing?"))
+                for user in users
+            ]
+            replies = [await reply_to(emulator, message) for message in asked]
+            took = asyncio.get_running_loop().time() - started
+            assert len(replies) == 8, "every question is answered"
+            assert took >= 1.5, "the last three waited for the next window"
+            assert emulator.rate_limited == [], "discord.py waits on the rate-limit headers instead of hitting 429"
+            assert_clean(emulator)
+
+    run(scenario)

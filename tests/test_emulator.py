@@ -351,3 +351,23 @@ def test_reconnect_resumes_and_replays_events_sent_in_the_gap() -> None:
             assert seen.empty()
 
     run(scenario)
+
+
+def test_channel_message_rate_limit_answers_429_with_headers() -> None:
+    async def main() -> None:
+        async with DiscordEmulator(message_rate=(2, 5.0)) as emulator:
+            url = f"{emulator.rest_base}/channels/{emulator.channels['general']}/messages"
+            headers = {"Authorization": f"Bot {emulator.token}"}
+            statuses, remaining = [], []
+            async with aiohttp.ClientSession(headers=headers) as session:
+                for _ in range(3):
+                    async with session.post(url, json={"content": "hi"}) as resp:
+                        statuses.append(resp.status)
+                        remaining.append(resp.headers["X-RateLimit-Remaining"])
+                        body = await resp.json()
+            assert statuses == [200, 200, 429]
+            assert remaining == ["1", "0", "0"]
+            assert body["retry_after"] > 4 and body["global"] is False
+            assert len(emulator.rate_limited) == 1 and len(emulator.messages) == 2
+
+    asyncio.run(main())
