@@ -38,6 +38,7 @@ class Weights:
     para_best: float = 0.5  # the best window anywhere in the paragraph (dense)
     para_lexical: float = 0.4  # the best window anywhere in the paragraph (BM25)
     per_sentence: float = 0.03
+    lead_in: float = 0.15  # penalty for a quote ending on a sentence that leads into the next ("And you know what?")
     per_paragraph: int = 2  # at most this many results from one paragraph
     speaker_boost: float = 0.05  # the question names the interview's speaker
     candidates: int = 300
@@ -114,6 +115,7 @@ class Retriever:
         self._has_section = np.array([bool(p.section) for p in index.paragraphs], dtype=bool)
         self._para_doc = np.array([p.doc for p in index.paragraphs], dtype=np.int64)
         self._bm25_vocab = frozenset(index.bm25.vocab_dict)
+        self._ends_on_lead_in = _ends_on_lead_in(index)
         self._speakers = _speaker_patterns(index)
 
     def rewrite(self, question: str) -> tuple[str, set[int]]:
@@ -178,6 +180,7 @@ class Retriever:
             + context[idx.window_para[candidates]]
             + w.lexical * lex_norm[candidates]
             + w.per_sentence * (idx.window_len[candidates] - 1)
+            - w.lead_in * self._ends_on_lead_in[candidates]
         ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
         coverage = len(known) / len(words) if words else 0.0
         confidence = float(dense_all.max()) + w.coverage * coverage
@@ -247,6 +250,20 @@ class Retriever:
 
 
 _K8S = re.compile(r"\bk8s\b", re.IGNORECASE)
+
+
+def _ends_on_lead_in(index: PassageIndex) -> np.ndarray:
+    """For each window: does it stop on a question or colon that the paragraph goes on to answer?"""
+    flags: list[bool] = []
+    offsets = [0]
+    for para in index.paragraphs:
+        last = len(para.sentences) - 1
+        flags += [i < last and para.text[s:e].rstrip().endswith(("?", ":")) for i, (s, e) in enumerate(para.sentences)]
+        offsets.append(len(flags))
+    if not flags:
+        return np.zeros(index.size, dtype=bool)
+    start = np.asarray(offsets[:-1], dtype=np.int64)[index.window_para]
+    return np.asarray(flags, dtype=bool)[start + index.window_first + index.window_len - 1]
 
 
 def _speaker_patterns(index: PassageIndex) -> list[tuple[re.Pattern[str], set[int]]]:

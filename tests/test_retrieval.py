@@ -73,3 +73,13 @@ def test_key_sentence_marks_the_sentence_closest_to_the_question(retriever: Retr
         sentence = r.quote[start:end]
         assert 0 <= start < end <= len(r.quote) and sentence != r.quote
         assert sentence.strip() == sentence and sentence[-1] in '.!?”’"…)'
+
+
+def test_quotes_do_not_stop_on_a_lead_in_question(retriever: Retriever):
+    questions = [q.question for q in load_questions(EVAL_DIR / "dev.jsonl") if not q.off_topic]
+    endings = []
+    for question in questions:
+        for r in retriever.answer(question).results:
+            if r.quote.endswith(("?", ":")) and not r.context.rstrip().endswith(r.quote):
+                endings.append(r.quote[-60:])
+    assert endings == []
