@@ -568,6 +568,7 @@ class DiscordEmulator:
         self.message_rate = message_rate
         self._rate_windows: dict[str, tuple[float, int]] = {}
         self.rate_limited: list[dict] = []  # requests answered with 429
+        self.inject_429 = 0  # answer this many next bot messages with a 429, as a rate-limit race on Discord would
         self.bot_denied: dict[int, int] = {}  # channel id -> permissions denied to the bot by an overwrite
         self.pings: list[dict] = []
         self.reactions: list[dict] = []
@@ -1533,6 +1534,9 @@ class DiscordEmulator:
             if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 return self._reject(method, path, DiscordAPIError(401, 0, "401: Unauthorized"), body)
             limit_headers: dict[str, str] = {}
+            if self.inject_429 and method == "POST" and _CHANNEL_MESSAGES.fullmatch(path):
+                self.inject_429 -= 1
+                return self._rate_limited_response(path, 0.2, {})
             if self.message_rate and method == "POST" and _CHANNEL_MESSAGES.fullmatch(path):
                 limited, limit_headers = self._take_rate_token(path)
                 if limited is not None:
@@ -1573,16 +1577,20 @@ class DiscordEmulator:
             "X-RateLimit-Bucket": "channel-messages",
         }
         if used >= count:
-            self.rate_limited.append({"path": path, "retry_after": reset_after})
-            headers["X-RateLimit-Remaining"] = "0"
-            headers["X-RateLimit-Scope"] = "user"
-            body = {"message": "You are being rate limited.", "retry_after": reset_after, "global": False}
-            response = _json_response(body, 429)
-            response.headers.update(headers | {"Retry-After": f"{reset_after:.3f}"})
-            return response, headers
+            return self._rate_limited_response(path, reset_after, headers), headers
         self._rate_windows[path] = (start, used + 1)
         headers["X-RateLimit-Remaining"] = str(count - used - 1)
         return None, headers
+
+    def _rate_limited_response(self, path: str, retry_after: float, headers: dict[str, str]) -> web.Response:
+        self.rate_limited.append({"path": path, "retry_after": retry_after})
+        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        response = _json_response(body, 429)
+        # Discord's 429s pass through its proxy, which adds Via; discord.py treats a 429 without it as a Cloudflare
+        # ban and gives up instead of retrying
+        extra = {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+        response.headers.update(headers | extra | {"Retry-After": f"{retry_after:.3f}"})
+        return response
 
     def _make_attachments(self, body: dict, uploads: list[_Upload]) -> list[dict]:
         described = {str(a.get("id")): a for a in body.get("attachments") or [] if isinstance(a, dict)}
