@@ -9,10 +9,13 @@ embeddings/encoder/), keyed by the model's fingerprint. Index builds keep using 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -25,7 +28,8 @@ from bot.embedding import Embedder, ModelError, ProgressFn
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: verified.json records the export's sha256
+STALE_STAGING_SECONDS = 3600
 MIN_COSINE = 0.999
 PROBES = (
     "How do I start contributing?",
@@ -61,7 +65,11 @@ class OnnxEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.encode(["dimension"]).shape[1])
+        return self._dimension()
+
+    def _dimension(self) -> int:
+        shape = self._session.get_outputs()[0].shape
+        return int(shape[-1]) if isinstance(shape[-1], int) else int(self.encode(["dimension"]).shape[1])
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray:
         out = []
@@ -78,7 +86,9 @@ class OnnxEmbedder:
             out.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
             if progress:
                 progress(len(batch))
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), dtype=np.float32)
+        if not out:
+            return np.zeros((0, self._dimension()), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
@@ -96,16 +106,42 @@ def _max_tokens(model_dir: Path) -> int:
 
 
 def load_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | None:
-    """The verified export for this model, or None when there is none yet."""
+    """The verified export for this model, or None when there is none, or when it is damaged (then it is removed, so
+    the next call exports afresh)."""
     folder = export_dir(cache_dir, embedder)
-    if not (folder / "verified.json").is_file():
+    try:
+        record = json.loads((folder / "verified.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    return _open(folder, embedder)
+    try:
+        if record.get("sha256") != _sha256(folder / "model.onnx"):
+            raise ModelError("model.onnx does not match its checksum")
+        return _open(folder, embedder)
+    except Exception as exc:  # a truncated or unreadable file: drop it rather than fail every start
+        log.warning("the cached ONNX export in %s is damaged (%s); exporting it again", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
 
 
 def _open(folder: Path, embedder: Embedder) -> OnnxEmbedder:
     max_tokens = _max_tokens(embedder.model_dir)
     return OnnxEmbedder(embedder.model_dir, folder / "model.onnx", embedder.name, embedder.fingerprint, max_tokens)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
@@ -115,6 +151,9 @@ def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
 
     folder = export_dir(cache_dir, embedder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for old in folder.parent.glob(".staging-*"):  # left by a process killed mid-export
+        if time.time() - old.stat().st_mtime > STALE_STAGING_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
     staging = folder.parent / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -133,9 +172,8 @@ def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
                 output = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
                 return output.last_hidden_state
 
-        sample = model.tokenizer(
-            ["a short example", "another, slightly longer example"], padding=True, return_tensors="pt"
-        )
+        examples = ["a short example", "another, slightly longer example"]
+        sample = model.tokenizer(examples, padding=True, return_tensors="pt")
         inputs = (sample["input_ids"], sample["attention_mask"], torch.zeros_like(sample["input_ids"]))
         axes = {"batch": 0, "tokens": 1}
         names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -151,34 +189,36 @@ def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
                 opset_version=17,
                 dynamo=False,
             )
-        light = OnnxEmbedder(
-            embedder.model_dir,
-            staging / "model.onnx",
-            embedder.name,
-            embedder.fingerprint,
-            _max_tokens(embedder.model_dir),
-        )
+        light = _open(staging, embedder)
         cosines = (light.encode(PROBES) * embedder.encode(PROBES)).sum(axis=1)
         if float(cosines.min()) < MIN_COSINE:
             raise ModelError(f"the ONNX export of {embedder.name} differs from the model (cosine {cosines.min():.4f})")
-        (staging / "verified.json").write_text(
-            json.dumps(
-                {"model": embedder.name, "fingerprint": embedder.fingerprint, "min_cosine": float(cosines.min())}
-            )
-        )
-        if folder.exists():  # another process exported meanwhile; theirs is as good
-            return load_onnx(cache_dir, embedder) or light
-        staging.rename(folder)
+        record = {
+            "model": embedder.name,
+            "fingerprint": embedder.fingerprint,
+            "min_cosine": float(cosines.min()),
+            "sha256": _sha256(staging / "model.onnx"),
+        }
+        (staging / "verified.json").write_text(json.dumps(record), encoding="utf-8")
+        for path in (staging / "model.onnx", staging / "verified.json", staging):
+            _fsync(path)  # durable before it becomes visible under its final name
+        try:
+            staging.rename(folder)
+        except OSError:  # another process exported meanwhile: use theirs
+            if not (folder / "verified.json").is_file():
+                raise
+        _fsync(folder.parent)
     except ModelError:
         raise
     except Exception as exc:  # any exporter failure: say so, keep serving with torch
         raise ModelError(f"could not export {embedder.name} to ONNX ({exc.__class__.__name__}: {exc})") from exc
     finally:
         if staging.exists():
-            import shutil
-
             shutil.rmtree(staging, ignore_errors=True)
-    return load_onnx(cache_dir, embedder) or light
+    loaded = load_onnx(cache_dir, embedder)
+    if loaded is None:
+        raise ModelError(f"the ONNX export of {embedder.name} could not be read back")
+    return loaded
 
 
 def query_embedder(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | Embedder:

@@ -70,46 +70,50 @@ class _Histories:
 class QueryBatcher:
     """Embeds questions that arrive together in one model call.
 
-    The first caller becomes the leader: it embeds its own question plus any that queue up meanwhile, until the queue
-    is empty. Alone, a question costs what it always did; twenty at once share a few batched calls instead of
-    fighting over two cores with twenty separate ones.
+    A caller whose question is still waiting, while no batch is running, runs the next batch: every queued question,
+    oldest first, its own among them. So a question alone costs what it always did, twenty at once share a few calls
+    instead of fighting over two cores with twenty separate ones, and nobody waits on batches after their own.
     """
 
     def __init__(self, embedder: TextEncoder, max_batch: int = 32) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
         self._pending: list[tuple[str, Future[np.ndarray]]] = []
-        self._leading = False
+        self._running = False
         self.calls = 0  # model calls made, for tests and benchmarks
 
     def encode(self, text: str) -> np.ndarray:
         future: Future[np.ndarray] = Future()
-        with self._lock:
+        with self._ready:
             self._pending.append((text, future))
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._drain()
-        return future.result()
-
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
+        while not future.done():
+            with self._ready:
+                if future.done():
+                    break
+                if self._running:
+                    self._ready.wait()
+                    continue
+                self._running = True
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
-                if not batch:
-                    self._leading = False
-                    return
             try:
-                vectors = self.embedder.encode([text for text, _ in batch], batch_size=len(batch))
+                vectors = self.embedder.encode([t for t, _ in batch], batch_size=len(batch))
                 self.calls += 1
-            except BaseException as exc:  # every waiter learns of the failure, none hangs
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_, future), vector in zip(batch, vectors, strict=True):
-                future.set_result(vector)
+                for (_, waiting), vector in zip(batch, vectors, strict=True):
+                    waiting.set_result(vector)
+            except Exception as exc:  # every waiter of this batch learns of the failure; none hangs
+                for _, waiting in batch:
+                    if not waiting.done():
+                        waiting.set_exception(exc)
+            finally:
+                for _, waiting in batch:  # interrupted (KeyboardInterrupt): nobody may wait forever
+                    if not waiting.done():
+                        waiting.set_exception(RuntimeError("the embedding batch was interrupted"))
+                with self._ready:
+                    self._running = False
+                    self._ready.notify_all()
+        return future.result()
 
 
 class AnswerService:

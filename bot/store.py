@@ -178,13 +178,13 @@ class Store:
     @staticmethod
     def _grouped(db: sqlite3.Connection, condition: str, where: str, args: tuple, top: int) -> list[Gap]:
         scope = where.replace("WHERE guild_id", "AND q.guild_id")
+        # SQLite takes a bare column (question) from the row that holds the group's max(): the latest wording
         rows = db.execute(
-            "SELECT (SELECT question FROM questions r WHERE r.normalized = q.normalized ORDER BY r.id DESC LIMIT 1),"
-            f" COUNT(*) AS n FROM questions q WHERE {condition} {scope}"
-            " GROUP BY q.normalized ORDER BY n DESC, MAX(q.id) DESC LIMIT ?",
+            f"SELECT q.question, COUNT(*) AS n, MAX(q.id) AS latest FROM questions q WHERE {condition} {scope}"
+            " GROUP BY q.normalized ORDER BY n DESC, latest DESC LIMIT ?",
             (*args, top),
         ).fetchall()
-        return [Gap(question, count) for question, count in rows]
+        return [Gap(question, count) for question, count, _ in rows]
 
     def get_meta(self, key: str) -> str | None:
         with self._connect() as db:

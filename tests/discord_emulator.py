@@ -1927,7 +1927,9 @@ class DiscordEmulator:
             raise DiscordAPIError(403, 50013, "Missing Permissions")
 
     async def _typing(self, request: web.Request, body: Any, uploads: list[_Upload], channel_id: str) -> None:
-        self._channel_or_404(channel_id)
+        channel = self._channel_or_404(channel_id)
+        if channel["type"] != 1:
+            self._check_bot_can_post(channel, replying=False)  # typing needs what sending needs
         self.typing.append(int(channel_id))
 
     async def _get_channel_message(

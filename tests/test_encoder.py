@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,13 @@ def test_answering_from_the_command_line_never_imports_torch(corpus_index_dir: P
     )
     assert result.returncode == 0, result.stderr
     assert "Jaice Singer DuMars" in result.stdout
+
+
+def test_a_damaged_export_is_replaced_instead_of_failing(onnx: OnnxEmbedder, embedder: Embedder, tmp_path: Path):
+    cache = tmp_path / "encoder"
+    shutil.copytree(onnx.onnx_path.parent.parent, cache)
+    damaged = export_dir(cache, embedder) / "model.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:1000])  # as a crash or a full disk would leave it
+    repaired = query_embedder(cache, embedder)
+    assert isinstance(repaired, OnnxEmbedder)
+    assert float(repaired.encode_query("how do I start?") @ embedder.encode_query("how do I start?")) > 0.999

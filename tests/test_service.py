@@ -9,7 +9,7 @@ import pytest
 from bot.documents import CorpusError
 from bot.embedding import Embedder
 from bot.index import BuildBusy
-from bot.service import AnswerService, looks_like_question
+from bot.service import AnswerService, QueryBatcher, looks_like_question
 from tests.conftest import CORPUS, GUIDES
 
 WELCOME = (
@@ -156,3 +156,30 @@ def test_an_unchanged_document_keeps_the_time_it_was_first_indexed(tiny: AnswerS
     after = {s.name: s.indexed_at for s in tiny.sources()}
     assert after["welcome.md"] == first["welcome.md"] and after["faq.txt"] == first["faq.txt"]
     assert after["meetings.md"] > first["welcome.md"]
+
+
+class FailingOnce:
+    """A real encoder that fails its first call, as a model would on a bad input."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.failed = False
+        self.name, self.fingerprint = inner.name, inner.fingerprint
+
+    def encode(self, texts, batch_size=64, progress=None):
+        if not self.failed:
+            self.failed = True
+            raise ValueError("simulated model failure")
+        return self.inner.encode(texts, batch_size=batch_size)
+
+    def encode_query(self, text):
+        return self.encode([text])[0]
+
+
+def test_a_failed_batch_fails_its_questions_and_the_next_ones_still_work(embedder: Embedder):
+    batcher = QueryBatcher(FailingOnce(embedder))
+    with pytest.raises(ValueError, match="simulated"):
+        batcher.encode("how do I start?")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        vectors = list(pool.map(batcher.encode, [f"question {i}" for i in range(8)]))
+    assert all(v.shape == (384,) for v in vectors)

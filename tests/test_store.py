@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store, StoreError, normalize_question
+from bot.store import Gap, Store, StoreError, normalize_question
 
 
 def test_database_is_created_on_first_use_and_survives_a_restart(tmp_path: Path):
@@ -81,3 +81,11 @@ def test_an_unusable_database_path_is_a_clear_error(tmp_path: Path):
 
 def test_normalize_question():
     assert normalize_question("  How do I   START?! ") == "how do i start"
+
+
+def test_gap_wording_comes_from_the_same_server(tmp_path: Path):
+    store = Store(tmp_path / "bot.sqlite3")
+    store.record_question("How do I join SIG Docs?", answered=False, confidence=0, via="mention", guild_id=1)
+    store.record_question("how do i join sig docs", answered=False, confidence=0, via="mention", guild_id=2)
+    assert store.stats(guild_id=1).gaps[0].question == "How do I join SIG Docs?"
+    assert store.stats().gaps[0] == Gap("how do i join sig docs", 2)

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from bot.discord_app import render
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
-from bot.store import Store
+from bot.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,7 +102,10 @@ class OnboardingBot(discord.Client):
         self.cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         # More re-runs a question, so it is limited too, but paging through an answer is not asking anew
         self.more_cooldowns = Cooldowns(settings.cooldown_questions * 3, settings.cooldown_seconds)
+        # unasked answers in help channels have their own allowance, so they never cost someone a question
+        self.auto_cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-sqlite")
+        self.typing_after = TYPING_AFTER
         self.serving = True  # False for `python -m bot sync`, which only registers commands
         self.tree = app_commands.CommandTree(self)
         from bot.discord_app.commands import add_commands
@@ -192,22 +196,33 @@ class OnboardingBot(discord.Client):
             answer = self.service.ask(question, 3)
             question_id = 0
             if record(answer):
-                question_id = self.store.record_question(
-                    answer.question,
-                    answered=answer.answered,
-                    confidence=answer.confidence,
+                question_id = self._record(
+                    answer,
                     via=via,
-                    top_source=answer.results[0].document if answer.results else None,
                     guild_id=guild_id,
                     channel_id=channel_id,
                     user_id=user.id,
                 )
             if answer.answered:
-                return Asked(answer, question_id, render.answer_embed(answer), question_id)
+                return Asked(answer, question_id, render.answer_embed(answer), question_id or None)
             embed = render.decline_embed(answer.question, self.service.topics(), self.service.sources())
             return Asked(answer, question_id, embed, None)
 
         return await asyncio.to_thread(work)
+
+    def _record(self, answer: Answer, **where: object) -> int:
+        """Record a question; 0 when the database fails (the answer still goes out, without feedback buttons)."""
+        try:
+            return self.store.record_question(
+                answer.question,
+                answered=answer.answered,
+                confidence=answer.confidence,
+                top_source=answer.results[0].document if answer.results else None,
+                **where,  # type: ignore[arg-type]
+            )
+        except (sqlite3.Error, StoreError) as exc:
+            log.error("could not record a question in %s: %s", self.store.path, exc)
+            return 0
 
     def reply_for(self, asked: Asked) -> tuple[discord.Embed, discord.ui.View | None]:
         view = answer_view(asked.buttons_for) if asked.buttons_for else None
@@ -231,7 +246,8 @@ class OnboardingBot(discord.Client):
             await self._answer_message(message, mention.sub(" ", message.content), via="dm")
             return
         role = message.guild.self_role
-        if self.user in message.mentions:
+        if mention.search(message.content) or (self.user in message.mentions and looks_like_question(message.content)):
+            # a reply to one of the bot's answers mentions it too: a follow-up question is answered, "thanks" is not
             await self._answer_message(message, mention.sub(" ", message.content), via="mention")
         elif role is not None and role in message.role_mentions:
             # people often pick the bot's role from the @ menu instead of the bot itself; without the Message Content
@@ -263,9 +279,13 @@ class OnboardingBot(discord.Client):
         )
         try:
             # show "typing…" only when the answer is slow to come (a reindex or a cold start); most take milliseconds
-            done, _ = await asyncio.wait({work}, timeout=TYPING_AFTER)
+            done, _ = await asyncio.wait({work}, timeout=self.typing_after)
             if not done:
-                async with message.channel.typing():
+                try:
+                    async with message.channel.typing():
+                        await work
+                except discord.HTTPException as exc:  # no permission to type there: just wait for the answer
+                    log.info("cannot show typing in %s: %s", message.channel.id, exc)
                     await work
             asked = work.result()
         except QuestionError as exc:
@@ -350,7 +370,7 @@ class OnboardingBot(discord.Client):
         text = " ".join(part for part in (title, message.content) if part).strip()
         if not looks_like_question(text):
             return
-        if self.cooldowns.retry_after(message.author.id):
+        if self.auto_cooldowns.retry_after(message.author.id):
             return  # nobody asked the bot directly, so it stays quiet
 
         def confident(answer: Answer) -> bool:

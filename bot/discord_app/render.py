@@ -85,8 +85,10 @@ def quoted(text: str, key: tuple[int, int] | None, credit: str, limit: int) -> s
     the attribution never."""
     body = block_quote(text, key)
     room = limit - len(credit) - 1
-    if len(body) > room:
-        body = block_quote(clip(text, max(room // 2, 20)))  # escaping can double the length; no highlight when cut
+    cut = len(text)
+    while len(body) > room and cut > 20:  # escaping and "> " prefixes can more than double the length
+        cut = min(cut - 1, int(cut * room / len(body)))
+        body = block_quote(clip(text, cut))
     return f"{body}\n{credit}"
 
 

@@ -10,11 +10,13 @@ import asyncio
 import dataclasses
 import logging
 import re
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.discord_app import render
+from bot.store import StoreError
 
 if TYPE_CHECKING:
     from bot.discord_app.client import OnboardingBot
@@ -95,14 +97,20 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"feedb
 
     async def callback(self, interaction: discord.Interaction) -> Any:
         bot = _bot(interaction)
-        known = await bot._db(bot.store.record_feedback, self.question_id, interaction.user.id, self.helpful)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be busy: answer in time
+        try:
+            known = await bot._db(bot.store.record_feedback, self.question_id, interaction.user.id, self.helpful)
+        except (sqlite3.Error, StoreError) as exc:
+            log.error("could not record feedback: %s", exc)
+            await interaction.followup.send("Sorry, I couldn't record that just now.", ephemeral=True)
+            return
         if not known:
             text = "I no longer have that question on record."
         elif self.helpful:
             text = "Thanks! Glad it helped."
         else:
             text = "Thanks for saying so. Moderators see answers that did not help and can add better documents."
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
 
 def answer_view(question_id: int) -> discord.ui.View:
