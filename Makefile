@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: run test eval bench lint format index clean
+.PHONY: run test eval eval-adapted bench lint format index clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 eval: $(STAMP)
 	$(PY) -m bot.evaluation
+
+eval-adapted: $(STAMP)
+	$(PY) -m bot.evaluation --adapted
 
 bench: $(STAMP)
 	$(PY) -m bot.bench

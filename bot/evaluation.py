@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["dev", "holdout"], help="question sets in tests/eval/")
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings" / ".eval")
+    parser.add_argument(
+        "--adapted", action="store_true", help="adapt the model to each corpus first (python -m bot adapt)"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -174,7 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda q: True,
         ),
     ]
+    base = embedder
     for label, corpus, index_dir, keep in configs:
+        if args.adapted:
+            from bot.adapt import adapt_model
+
+            model_dir = index_dir.with_name(index_dir.name + "-adapted-model")
+            report = adapt_model(corpus, model_dir, base)
+            note(f"adapted the model to {label}: {report.pairs} pairs, {report.seconds:.0f} s")
+            embedder = Embedder(model_dir)
+            index_dir = index_dir.with_name(index_dir.name + "-adapted")
+            label = f"{label}, model adapted to it"
         index = ensure_index(corpus, index_dir, embedder, notify=note)
         for name in args.sets:
             questions = [q for q in load_questions(EVAL_DIR / f"{name}.jsonl") if keep(q)]
