@@ -9,7 +9,6 @@ embeddings/encoder/), keyed by the model's fingerprint. Index builds keep using 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bot.embedding import Embedder, ModelError, ProgressFn
+from bot.index import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def load_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | None:
     except (OSError, ValueError):
         return None
     try:
-        if record.get("sha256") != _sha256(folder / "model.onnx"):
+        if record.get("sha256") != file_sha256(folder / "model.onnx"):
             raise ModelError("model.onnx does not match its checksum")
         return _open(folder, embedder)
     except Exception as exc:  # a truncated or unreadable file: drop it rather than fail every start
@@ -126,14 +126,6 @@ def load_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder | None:
 def _open(folder: Path, embedder: Embedder) -> OnnxEmbedder:
     max_tokens = _max_tokens(embedder.model_dir)
     return OnnxEmbedder(embedder.model_dir, folder / "model.onnx", embedder.name, embedder.fingerprint, max_tokens)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -197,7 +189,7 @@ def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
             "min_cosine": float(cosines.min()),
-            "sha256": _sha256(staging / "model.onnx"),
+            "sha256": file_sha256(staging / "model.onnx"),
         }
         (staging / "verified.json").write_text(json.dumps(record), encoding="utf-8")
         for path in (staging / "model.onnx", staging / "verified.json", staging):

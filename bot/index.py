@@ -165,7 +165,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -400,7 +400,7 @@ def _write_build(
     _write_json(
         build / "passages.json", {"documents": doc_records, "paragraphs": paragraphs, "sections": section_texts}
     )
-    checksums = {p.relative_to(build).as_posix(): _sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
+    checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
     manifest = {
         "format": INDEX_FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -481,7 +481,7 @@ def load_index(index_dir: Path) -> PassageIndex:
     for rel, expected in manifest.get("checksums", {}).items():
         path = build / rel
         try:
-            actual = _sha256(path)
+            actual = file_sha256(path)
         except OSError as exc:
             raise IndexCorrupt(f"{rel} of {build.name} cannot be read ({exc.strerror or exc})") from exc
         if actual != expected:

@@ -29,6 +29,17 @@ def _bot(interaction: discord.Interaction) -> OnboardingBot:
     return interaction.client  # type: ignore[return-value]
 
 
+async def _moderator(interaction: discord.Interaction, action: str) -> bool:
+    """True for a moderator; anyone else is told privately, and nothing happens."""
+    from bot.discord_app.client import is_moderator
+
+    if is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
+        return True
+    text = f"Only moderators can {action} (Manage Server permission or a moderator role)."
+    await interaction.response.send_message(text, ephemeral=True)
+    return False
+
+
 @app_commands.command()
 @app_commands.describe(
     question="What you'd like to know, in your own words",
@@ -94,12 +105,7 @@ async def sources(interaction: discord.Interaction) -> None:
 async def reindex(interaction: discord.Interaction) -> None:
     """Moderators: reload the documents in corpus/ and swap in the new index."""
     bot = _bot(interaction)
-    from bot.discord_app.client import is_moderator
-
-    if not is_moderator(interaction, bot.settings.moderator_role_ids):
-        await interaction.response.send_message(
-            "Only moderators can reindex (Manage Server permission or a moderator role).", ephemeral=True
-        )
+    if not await _moderator(interaction, "reindex"):
         return
     if bot.service.reindexing:
         await interaction.response.send_message(
@@ -148,12 +154,7 @@ async def reindex(interaction: discord.Interaction) -> None:
 async def stats(interaction: discord.Interaction) -> None:
     """Moderators: questions asked and answered, helpful rate, and the questions I could not answer."""
     bot = _bot(interaction)
-    from bot.discord_app.client import is_moderator
-
-    if not is_moderator(interaction, bot.settings.moderator_role_ids):
-        await interaction.response.send_message(
-            "Only moderators can see the statistics (Manage Server permission or a moderator role).", ephemeral=True
-        )
+    if not await _moderator(interaction, "see the statistics"):
         return
     await interaction.response.defer(thinking=True, ephemeral=True)
     # a bot serving one community counts its DMs too; in several servers each sees only its own questions
