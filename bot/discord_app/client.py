@@ -414,14 +414,19 @@ def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> 
     return any(role.id in role_ids for role in interaction.user.roles)
 
 
-async def start(settings: Settings, service: AnswerService, store: Store) -> None:
-    """Point discord.py at the configured hosts and run until stopped (Ctrl-C, or SIGTERM from a service manager)."""
-    import signal
-
+def point_at(settings: Settings) -> None:
+    """Send discord.py's REST calls and gateway connection to the configured hosts (Discord's, or proxies)."""
     import yarl
 
     discord.http.Route.BASE = settings.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+async def start(settings: Settings, service: AnswerService, store: Store) -> None:
+    """Run until stopped (Ctrl-C, or SIGTERM from a service manager)."""
+    import signal
+
+    point_at(settings)
     async with OnboardingBot(settings, service, store) as client:
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task] = set()
@@ -436,10 +441,7 @@ async def start(settings: Settings, service: AnswerService, store: Store) -> Non
 
 async def sync_commands_only(settings: Settings, service: AnswerService, store: Store) -> int:
     """`python -m bot sync`: log in, send the slash commands, log out."""
-    import yarl
-
-    discord.http.Route.BASE = settings.api_base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+    point_at(settings)
     client = OnboardingBot(settings, service, store)
     client.serving = False
     async with client:
