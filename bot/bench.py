@@ -57,9 +57,15 @@ def main() -> int:
                     t0 = time.perf_counter()
                     encoder.encode_query(q)
                     embed_only.append((time.perf_counter() - t0) * 1000)
+            batch = []
+            for _ in range(10):
+                t0 = time.perf_counter()
+                encoder.encode(questions[:20], batch_size=20)
+                batch.append((time.perf_counter() - t0) * 1000)
             p50, p95 = statistics.median(timings), percentile(timings, 0.95)
             rows.append((f"warm ask per question, {label}: p50 / p95", f"{p50:.1f} ms / {p95:.1f} ms"))
             rows.append(("  of which query embedding p50", f"{statistics.median(embed_only):.1f} ms"))
+            rows.append(("  20 questions embedded in one batch, p50", f"{statistics.median(batch):.0f} ms"))
 
         starts = []
         for _ in range(3):

@@ -71,8 +71,9 @@ class QueryBatcher:
     """Embeds questions that arrive together in one model call.
 
     A caller whose question is still waiting, while no batch is running, runs the next batch: every queued question,
-    oldest first, its own among them. So a question alone costs what it always did, twenty at once share a few calls
-    instead of fighting over two cores with twenty separate ones, and nobody waits on batches after their own.
+    oldest first, its own among them. So a question alone costs what it always did, and twenty at once go through the
+    model a batch at a time instead of twenty threads fighting over two cores; nobody waits on batches after their
+    own.
     """
 
     def __init__(self, embedder: TextEncoder, max_batch: int = 32) -> None:
