@@ -106,10 +106,8 @@ def discord_figures(corpus_dir: Path, embedder: Embedder) -> list[tuple[str, str
         build_index(corpus_dir, tmp / "index", embedder)
         async with DiscordEmulator(heartbeat_interval=heartbeat) as emulator:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "AUTO_ANSWER", "COOLDOWN"))}
+            env.update(emulator.bot_env())
             env.update(
-                DISCORD_TOKEN=emulator.token,
-                DISCORD_API_BASE=emulator.rest_base,
-                DISCORD_GATEWAY_URL=emulator.gateway_url,
                 DISCORD_GUILD_ID=str(emulator.guild_id),
                 DATABASE_PATH=str(tmp / "bot.sqlite3"),
                 CORPUS_DIR=str(corpus_dir),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bot.embedding import Embedder, ModelError, ProgressFn
-from bot.index import file_sha256
+from bot.index import file_sha256, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +128,6 @@ def _open(folder: Path, embedder: Embedder) -> OnnxEmbedder:
     return OnnxEmbedder(embedder.model_dir, folder / "model.onnx", embedder.name, embedder.fingerprint, max_tokens)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
     """Export the model to ONNX, verify it against sentence-transformers and cache it. Raises ModelError when the
     export cannot be made or does not match (a model whose pooling is not mean pooling, for instance)."""
@@ -193,13 +185,13 @@ def export_onnx(cache_dir: Path, embedder: Embedder) -> OnnxEmbedder:
         }
         (staging / "verified.json").write_text(json.dumps(record), encoding="utf-8")
         for path in (staging / "model.onnx", staging / "verified.json", staging):
-            _fsync(path)  # durable before it becomes visible under its final name
+            fsync_path(path)  # durable before it becomes visible under its final name
         try:
             staging.rename(folder)
         except OSError:  # another process exported meanwhile: use theirs
             if not (folder / "verified.json").is_file():
                 raise
-        _fsync(folder.parent)
+        fsync_path(folder.parent)
     except ModelError:
         raise
     except Exception as exc:  # any exporter failure: say so, keep serving with torch

@@ -449,11 +449,16 @@ def _swap_in(index_dir: Path, build: Path) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(index_dir / "CURRENT")
-    dir_fd = os.open(index_dir, os.O_RDONLY)
+    fsync_path(index_dir)
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk (a directory after a rename in it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def _remove_old_builds(index_dir: Path, keep: Path) -> None:

@@ -155,6 +155,18 @@ COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 
+def _taker(queue: list[dict], predicate: Callable[[dict], bool] | None) -> Callable[[], dict | None]:
+    """A check for _wait_until that removes and returns the first matching item of `queue`."""
+
+    def take() -> dict | None:
+        for i, item in enumerate(queue):
+            if predicate is None or predicate(item):
+                return queue.pop(i)
+        return None
+
+    return take
+
+
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -1040,25 +1052,19 @@ class DiscordEmulator:
 
     async def wait_for_message(self, predicate: Callable[[dict], bool] | None = None, *, timeout: float = 10) -> dict:
         """The next message the bot created (anywhere) matching ``predicate`` and not returned before."""
-
-        def check() -> dict | None:
-            for i, message in enumerate(self._unconsumed):
-                if predicate is None or predicate(message):
-                    return self._unconsumed.pop(i)
-            return None
-
-        return await self._wait_until(check, timeout, "a bot message")
+        return await self._wait_until(_taker(self._unconsumed, predicate), timeout, "a bot message")
 
     async def wait_for_rejection(self, predicate: Callable[[dict], bool] | None = None, *, timeout: float = 10) -> dict:
         """The next rejected request matching ``predicate`` and not returned before."""
+        return await self._wait_until(_taker(self._unconsumed_rejections, predicate), timeout, "a rejected request")
 
-        def check() -> dict | None:
-            for i, rejection in enumerate(self._unconsumed_rejections):
-                if predicate is None or predicate(rejection):
-                    return self._unconsumed_rejections.pop(i)
-            return None
-
-        return await self._wait_until(check, timeout, "a rejected request")
+    def bot_env(self) -> dict[str, str]:
+        """The settings that point a bot process at this emulator (token, REST base, gateway URL)."""
+        return {
+            "DISCORD_TOKEN": self.token,
+            "DISCORD_API_BASE": self.rest_base,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+        }
 
     # ------------------------------------------------------------------------------------------------------------
     # Things users do.

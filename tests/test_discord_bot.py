@@ -655,10 +655,8 @@ def test_run_with_a_token_serves_discord_until_sigterm(corpus_index_dir: Path, t
     async def scenario() -> None:
         async with DiscordEmulator() as emulator:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "AUTO_", "MODERATOR_"))}
+            env.update(emulator.bot_env())
             env.update(
-                DISCORD_TOKEN=emulator.token,
-                DISCORD_API_BASE=emulator.rest_base,
-                DISCORD_GATEWAY_URL=emulator.gateway_url,
                 DISCORD_GUILD_ID=str(emulator.guild_id),
                 DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
                 CORPUS_DIR=str(CORPUS),
@@ -701,10 +699,8 @@ def test_sync_command_registers_the_commands(tmp_path: Path):
     async def scenario() -> None:
         async with DiscordEmulator() as emulator:
             env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+            env.update(emulator.bot_env())
             env.update(
-                DISCORD_TOKEN=emulator.token,
-                DISCORD_API_BASE=emulator.rest_base,
-                DISCORD_GATEWAY_URL=emulator.gateway_url,
                 DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
             )
             process = await asyncio.create_subprocess_exec(
