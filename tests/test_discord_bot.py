@@ -615,7 +615,12 @@ def test_a_burst_of_questions_keeps_the_heartbeat_in_rhythm(service: AnswerServi
                 await emulator.post_message("general", user, mention(emulator, questions[i % 3]))
             for _ in users:
                 await emulator.wait_for_message(timeout=60)
-            await asyncio.sleep(interval * 1.5)
+            # a quick burst may end within one beat: wait for two more beats so the gaps around it are seen
+            settled = len(emulator.heartbeats) + 2
+            for _ in range(100):
+                if len(emulator.heartbeats) >= settled:
+                    break
+                await asyncio.sleep(interval / 5)
             beats = emulator.heartbeats[max(start - 1, 0) :]
             gaps = [b - a for a, b in itertools.pairwise(beats)]
             assert len(gaps) >= 2
