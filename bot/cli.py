@@ -119,10 +119,10 @@ def _notify(message: str) -> None:
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, TextEncoder]:
     """The index (built first when missing or stale) and what to embed questions with (the ONNX export)."""
     corpus_dir, index_dir = _paths(args, settings)
-    embedder = Embedder.from_setting(settings.embedding_model)
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        index = ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar)
-    return index, query_embedder(settings.encoder_dir, embedder)
+        index = ensure_index(corpus_dir, index_dir, encoder, notify=_notify, progress=bar)
+    return index, encoder
 
 
 def describe_build(report: BuildReport) -> str:
@@ -144,9 +144,9 @@ def describe_build(report: BuildReport) -> str:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
-    embedder = Embedder.from_setting(settings.embedding_model)
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        report = build_index(corpus_dir, index_dir, embedder, progress=bar)
+        report = build_index(corpus_dir, index_dir, encoder, progress=bar)
     print(describe_build(report))
     return 0
 
