@@ -130,6 +130,9 @@ def describe_build(report: BuildReport) -> str:
         f"Indexed {report.documents} document{'s' * (report.documents != 1)} "
         f"({report.paragraphs} paragraphs, {report.windows} passages) in {report.seconds:.1f} s."
     ]
+    reused = report.documents - report.embedded_documents
+    if reused:
+        lines.append(f"Embedded {report.embedded_documents} new or changed; reused {reused} unchanged.")
     for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         if names:
             lines.append(f"{label}: {', '.join(names)}")

@@ -393,6 +393,7 @@ def test_reindex_by_a_moderator_swaps_the_index_while_questions_are_answered(
                 content = await edited_to(reindex, "Reindexed in")
                 assert "2 documents" in content and "Added: `mentoring.md`" in content
                 assert "Removed: `faq.txt`" in content and "Passages: 1 added, 1 removed, 2 unchanged." in content
+                assert "Embedded only what changed: 1 document(s); reused 1 unchanged." in content
                 progress = [e for e in emulator.edits if "Reindexing… `" in (e.get("content") or "")]
                 assert progress, "progress was shown by editing the message"
 

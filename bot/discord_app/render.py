@@ -166,6 +166,11 @@ def reindex_summary(report: ReindexReport) -> str:
         f"Passages: {report.passages_added} added, {report.passages_removed} removed, "
         f"{report.passages_unchanged} unchanged.",
     ]
+    if build.documents > build.embedded_documents:
+        lines.append(
+            f"Embedded only what changed: {build.embedded_documents} document(s); "
+            f"reused {build.documents - build.embedded_documents} unchanged."
+        )
     for label, names in (("Added", build.added), ("Changed", build.changed), ("Removed", build.removed)):
         if names:
             lines.append(f"{label}: " + ", ".join(f"`{clip(n, 100)}`" for n in names))
