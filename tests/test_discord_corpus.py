@@ -266,6 +266,57 @@ def test_cancel_changes_nothing_and_only_the_uploader_sees_the_buttons(corpus_se
     assert manager(corpus_service, tmp_path).history() == []
 
 
+def test_an_unanswered_preview_expires_and_changes_nothing(
+    corpus_service: AnswerService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from bot.discord_app import views
+
+    monkeypatch.setattr(views, "CONFIRM_TIMEOUT", 0.5)
+    before = corpus_state(corpus_service)
+
+    async def scenario() -> None:
+        async with session(corpus_service, tmp_path / "bot.sqlite3", **settings_for(tmp_path)) as (emulator, _):
+            _, preview = await upload(emulator, emulator.owner, UserFile("mentoring.md", MENTORING.encode()))
+            async with asyncio.timeout(10):
+                while "expired" not in emulator.get_message(preview["id"])["content"]:
+                    await asyncio.sleep(0.05)
+            now = emulator.get_message(preview["id"])
+            assert now["content"] == "This preview expired; nothing was changed. Run /corpus add again."
+            assert now["components"] == [] and now["embeds"] == []
+            with pytest.raises(ValueError, match="no component"):
+                await emulator.click(preview, buttons(preview)["Confirm"], emulator.owner)
+            assert_clean(emulator)
+
+    run(scenario)
+    assert corpus_state(corpus_service) == before
+    assert manager(corpus_service, tmp_path).history() == []
+
+
+def test_html_is_stored_as_text_without_its_scripts(corpus_service: AnswerService, tmp_path: Path):
+    page = (
+        b"<html><head><title>Code of conduct</title><script>document.location = 'https://evil.example'</script>"
+        b"</head><body><h1>Code of conduct</h1><p>Be kind to newcomers, and assume good intent in every review."
+        b"</p><script>alert('pwned')</script><p onclick=\"steal()\">Report problems to the moderators in private."
+        b"</p></body></html>"
+    )
+
+    async def scenario() -> None:
+        async with session(corpus_service, tmp_path / "bot.sqlite3", **settings_for(tmp_path)) as (emulator, _):
+            _, preview = await upload(emulator, emulator.owner, UserFile("conduct.html", page))
+            assert preview["embeds"][0]["title"] == "Add conduct.md?"
+            assert "Stored as `conduct.md` (converted to Markdown text" in preview["embeds"][0]["description"]
+            click = await press(emulator, preview, "Confirm", emulator.owner)
+            await edited_to(click, "Added conduct.md", timeout=60)
+            assert "Be kind to newcomers" in await ask(emulator, emulator.owner, "How should I treat newcomers?")
+            assert_clean(emulator)
+
+    run(scenario)
+    stored = (corpus_service.corpus_dir / "conduct.md").read_text(encoding="utf-8")
+    assert "Be kind to newcomers" in stored and "Report problems to the moderators in private." in stored
+    assert "alert" not in stored and "evil.example" not in stored and "steal" not in stored
+    assert not (corpus_service.corpus_dir / "conduct.html").exists()
+
+
 # --- refusals -------------------------------------------------------------------------------------------------------
 
 SCRIPTS = (
