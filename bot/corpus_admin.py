@@ -218,10 +218,15 @@ def check_filename(filename: str) -> str:
     return f"{stem}.md" if suffix in (".html", ".htm") else filename
 
 
+def check_size(size: int) -> None:
+    """Refuse an upload over MAX_UPLOAD_BYTES, before it is read (Discord: attachment.size; CLI: the file's size)."""
+    if size > MAX_UPLOAD_BYTES:
+        raise CorpusChangeError(f"The file is too large ({size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}).")
+
+
 def decode_text(data: bytes) -> str:
-    """UTF-8 text with normalised line ends, or CorpusChangeError (empty, binary or not UTF-8)."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise CorpusChangeError(f"The file is too large ({len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}).")
+    """UTF-8 text with normalised line ends, or CorpusChangeError (too large, empty, binary or not UTF-8)."""
+    check_size(len(data))
     if not data.strip():
         raise CorpusChangeError("The file is empty.")
     if b"\x00" in data:
@@ -652,11 +657,11 @@ class CorpusManager:
             if old is not None and _sha256(old) == preview.digest:
                 raise CorpusChangeError(f"{preview.name} already holds exactly this text; nothing changed.")
             action = "replace" if old is not None else "add"
-            detail = f"{preview.passages} passages, {preview.size:,} bytes"
+            detail = f"{plural(preview.passages, 'passage')}, {preview.size:,} bytes"
             version = self._change(action, preview.name, path, old, prepared.data, actor, detail)
             verb = "Replaced" if action == "replace" else "Added"
             kept = f" (old text kept as version {version})" if version else ""
-            what = f"{verb} {preview.name}{kept}: {preview.passages} passages"
+            what = f"{verb} {preview.name}{kept}: {plural(preview.passages, 'passage')}"
             return Change(action, preview.name, version, self._reindex(what))
 
     def remove(self, name: str, actor: str) -> Change:
@@ -947,6 +952,11 @@ def _matching(names: list[str], prefix: str, limit: int) -> list[str]:
     first = [n for n in names if n.lower().startswith(needle)]
     rest = [n for n in names if needle in n.lower() and n not in first]
     return (first + rest)[: max(limit, 0)]
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 passage", "12 passages"."""
+    return f"{count:,} {noun}{'s' * (count != 1)}"
 
 
 def _when(at: float) -> str:
