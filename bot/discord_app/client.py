@@ -110,12 +110,8 @@ class OnboardingBot(discord.Client):
         self.serving = True  # False for `python -m bot sync`, which only registers commands
         # /corpus changes go through the same CorpusManager as `python -m bot corpus`; after each change it calls
         # the service's reindex, which swaps the live index, so answers quote the change at once
-        self.corpus = CorpusManager(
-            service.corpus_dir,
-            settings.database,
-            settings.archive_dir,
-            reindex=self._reindex_after_change,
-            index_dir=service.index_dir,
+        self.corpus = CorpusManager.from_settings(
+            settings, self._reindex_after_change, corpus_dir=service.corpus_dir, index_dir=service.index_dir
         )
         self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
         self.tree = app_commands.CommandTree(self)
@@ -139,8 +135,9 @@ class OnboardingBot(discord.Client):
 
     async def recover_corpus(self) -> None:
         """Finish or roll back a corpus change a kill interrupted (its audit row and archived version), before the
-        index is used. Recovery never changes a corpus file, and loading the index rebuilds it when the corpus differs
-        from it, so corpus, history and index agree afterwards."""
+        index is used. `python -m bot run` has already done so before loading the index (then this finds nothing);
+        a bot started any other way is covered here. Recovery never changes a corpus file, and loading the index
+        rebuilds it when the corpus differs from it, so corpus, history and index agree afterwards."""
         try:
             repairs = await asyncio.to_thread(self.corpus.recover)
         except CorpusChangeError as exc:
