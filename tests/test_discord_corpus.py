@@ -192,6 +192,10 @@ def test_remove_keeps_the_text_and_restore_brings_it_back(corpus_service: Answer
 
             unknown = await command(emulator, owner, "remove", name="faq.txt")
             assert "There is no document named 'faq.txt'" in unknown["content"]
+            typing = await emulator.autocomplete(
+                "corpus", owner, subcommand="history", focused="name", options={"name": "faq"}
+            )
+            assert await typing.wait_choices() == [{"name": "faq.txt", "value": "faq.txt"}], "removed names too"
 
             typing = await emulator.autocomplete(
                 "corpus", owner, subcommand="restore", focused="version", options={"version": ""}
@@ -205,6 +209,8 @@ def test_remove_keeps_the_text_and_restore_brings_it_back(corpus_service: Answer
             assert "faq.txt" in indexed_names(corpus_service)
             assert "mailing list is the best place" in await ask(emulator, owner, "Where do I ask long questions?")
 
+            only_welcome = await command(emulator, owner, "history", name="welcome.md")
+            assert embed_text(only_welcome).startswith("Changes to welcome.md\nNo changes recorded yet.")
             history = await command(emulator, owner, "history")
             lines = history["embeds"][0]["description"].splitlines()
             assert "**restore** `faq.txt`" in lines[0] and "**remove** `faq.txt`" in lines[1]
