@@ -673,6 +673,7 @@ class DiscordEmulator:
         self.attachment_data: dict[int, bytes] = {}
         self._attachment_types: dict[int, str] = {}
         self.downloads: list[dict] = []
+        self.cdn_content_length = True  # False: the CDN streams files chunked, without announcing their length
         self._cdn_key = secrets.token_bytes(32)
         self.interactions: list[Interaction] = []
 
@@ -1566,7 +1567,10 @@ class DiscordEmulator:
         record["size"] = len(data)
         response = web.StreamResponse(status=200)
         response.content_type = self._attachment_types.get(attachment_id, "application/octet-stream").split(";")[0]
-        response.content_length = len(data)
+        if self.cdn_content_length:
+            response.content_length = len(data)
+        else:
+            response.enable_chunked_encoding()
         try:
             await response.prepare(request)
             for start in range(0, len(data), CDN_CHUNK):

@@ -366,21 +366,28 @@ def test_bad_uploads_are_refused_clearly_and_change_nothing(corpus_service: Answ
     assert not (tmp_path / ".env").exists() and not (tmp_path.parent / ".env").exists()
 
 
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
 def test_a_file_bigger_than_discord_said_is_refused_after_limit_plus_one_bytes(
-    corpus_service: AnswerService, tmp_path: Path
+    corpus_service: AnswerService, tmp_path: Path, announced: bool
 ):
     before = corpus_state(corpus_service)
 
     async def scenario() -> None:
         async with session(corpus_service, tmp_path / "bot.sqlite3", **settings_for(tmp_path)) as (emulator, _):
+            emulator.cdn_content_length = announced
             small = UserFile("grows.md", b"# Grows\n\nA small file.\n")
             interaction = await emulator.invoke("corpus", emulator.owner, subcommand="add", options={"file": small})
-            # the CDN serves more than the attachment's metadata said (the metadata cannot be trusted)
+            # the CDN serves far more than the attachment's metadata said (metadata is not to be trusted); this runs
+            # before the bot can have fetched anything: it has not even acknowledged the interaction yet
             attachment_id = int(next(iter(interaction.payload["data"]["resolved"]["attachments"])))
-            emulator.attachment_data[attachment_id] = b"# Grows\n\n" + b"x" * (5 * MAX_UPLOAD_BYTES)
+            emulator.attachment_data[attachment_id] = b"# Grows\n\n" + b"x" * (50 * MAX_UPLOAD_BYTES)
             await interaction.wait_response()
             reply = await interaction.wait_followup()
             assert f"larger than {MAX_UPLOAD_BYTES:,} bytes" in reply["content"]
+            async with asyncio.timeout(10):
+                while "status" not in emulator.downloads[0]:
+                    await asyncio.sleep(0.05)
+            assert emulator.downloads[0]["complete"] is False, "the bot stopped reading"
             assert_clean(emulator)
 
     run(scenario)

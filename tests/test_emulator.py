@@ -450,6 +450,10 @@ def test_an_attachment_option_arrives_resolved_and_downloads_from_the_emulator()
             async with aiohttp.ClientSession() as session, session.get(tampered) as resp:
                 assert resp.status == 404  # a tampered signature gets nothing
             assert emulator.downloads[-1]["status"] == 404 and emulator.downloads[-1]["bytes_sent"] == 0
+            emulator.cdn_content_length = False  # a CDN that streams without announcing the length
+            async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as resp:
+                assert resp.content_length is None and resp.headers["Transfer-Encoding"] == "chunked"
+                assert await resp.read() == data
 
             big = UserFile("big.txt", b"a" * (emulator.attachment_size_limit + 1))
             with pytest.raises(ValueError, match="allows uploads up to"):
