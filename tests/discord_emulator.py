@@ -41,7 +41,8 @@ Conventions:
   the attachment id as the option's value and its metadata under ``data.resolved.attachments``, and the bytes are
   served from the emulator's own "CDN" on the same loopback port (``/ephemeral-attachments/...`` for command
   options, ``/attachments/...`` for files the bot uploads), at signed URLs (``ex``, ``is``, ``hm``) that stop
-  working when tampered with. Every download is recorded in ``downloads`` with the bytes actually written. A file
+  working when tampered with, with a Content-Length (or chunked, without one, when ``cdn_content_length`` is
+  False). Every download is recorded in ``downloads`` with the bytes actually written. A file
   over ``attachment_size_limit`` (what Discord's client allows in this server) raises ``ValueError``, as the
   client refuses to upload it. File names are passed through unchanged (the worst case a bot must handle).
 * Autocomplete: ``autocomplete()`` sends what Discord sends while a user types in an option declared with
