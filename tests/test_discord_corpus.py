@@ -445,6 +445,7 @@ def test_two_moderators_confirming_at_once_one_adds_the_other_is_told_to_retry(
             _, preview_b = await upload(emulator, second, UserFile("releases.md", RELEASES))
             click_a = await press(emulator, preview_a, "Confirm", first)
             await asyncio.to_thread(entered.wait, 30)
+            assert click_a.original["content"] == "Adding `mentoring.md`… updating the index."
             click_b = await press(emulator, preview_b, "Confirm", second)
             await edited_to(click_b, "Another corpus change is in progress; try again in a moment.")
             release.set()
