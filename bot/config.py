@@ -24,6 +24,7 @@ class Settings:
     discord_token: str | None
     log_level: str | None  # None: the command's default (WARNING for the CLI, INFO for the Discord bot)
     database: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+    archive_dir: Path = PROJECT_ROOT / "data" / "corpus-archive"
     encoder_dir: Path = PROJECT_ROOT / "embeddings" / "encoder"
     guild_id: int | None = None
     moderator_role_ids: frozenset[int] = frozenset()
@@ -83,6 +84,7 @@ class Settings:
             discord_token=text("DISCORD_TOKEN") or None,
             log_level=level,
             database=path("DATABASE_PATH", PROJECT_ROOT / "data" / "bot.sqlite3"),
+            archive_dir=path("ARCHIVE_DIR", PROJECT_ROOT / "data" / "corpus-archive"),
             encoder_dir=path("ENCODER_DIR", PROJECT_ROOT / "embeddings" / "encoder"),
             guild_id=next(iter(guild), None),
             moderator_role_ids=ids("MODERATOR_ROLE_IDS"),

@@ -639,7 +639,7 @@ def test_commands_sync_only_when_their_definitions_change(service: AnswerService
             async with session(service, database, emulator=emulator) as (_, client):
                 assert emulator.command_puts == 1
                 names = sorted(c["name"] for c in emulator.commands[emulator.guild_id])
-                assert names == ["ask", "quote", "reindex", "sources", "stats"]
+                assert names == ["ask", "corpus", "quote", "reindex", "sources", "stats"]
                 assert await client.sync_commands(force=True) is True
                 assert emulator.command_puts == 2
             async with session(service, database, emulator=emulator):  # restart, same definitions
@@ -695,7 +695,7 @@ def test_run_with_a_token_serves_discord_until_sigterm(corpus_index_dir: Path, t
             log = stderr.decode()
             assert process.returncode == 0, log
             assert "Traceback" not in log
-            assert "synced 5 slash commands" in log
+            assert "synced 6 slash commands" in log
             assert_clean(emulator)
 
     run(scenario)
@@ -716,6 +716,7 @@ def test_sync_command_registers_the_commands(tmp_path: Path):
             assert process.returncode == 0, stderr.decode()
             assert sorted(c["name"] for c in emulator.commands["global"]) == [
                 "ask",
+                "corpus",
                 "quote",
                 "reindex",
                 "sources",
@@ -790,13 +791,13 @@ def test_moving_from_one_server_to_global_commands_removes_the_server_copies(ser
     async def scenario() -> None:
         async with DiscordEmulator() as emulator:
             async with session(service, database, emulator=emulator):
-                assert len(emulator.commands[emulator.guild_id]) == 5
+                assert len(emulator.commands[emulator.guild_id]) == 6
             async with session(service, database, emulator=emulator, guild_id=None):
                 assert emulator.commands[emulator.guild_id] == []
-                assert len(emulator.commands["global"]) == 5
+                assert len(emulator.commands["global"]) == 6
             async with session(service, database, emulator=emulator):
                 assert emulator.commands["global"] == []
-                assert len(emulator.commands[emulator.guild_id]) == 5
+                assert len(emulator.commands[emulator.guild_id]) == 6
             assert emulator.rejected == []
 
     run(scenario)
