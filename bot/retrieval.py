@@ -114,6 +114,15 @@ class Retriever:
         self._section_of_para = np.array([p.section_id for p in index.paragraphs], dtype=np.int64)
         self._has_section = np.array([bool(p.section) for p in index.paragraphs], dtype=bool)
         self._para_doc = np.array([p.doc for p in index.paragraphs], dtype=np.int64)
+        # A one-sentence paragraph is its own only window: the same text, embedded once, so the same vector. Its
+        # similarity is read from the window scores, and only the other paragraphs are scanned again (on large
+        # corpora most paragraphs are one sentence, and the scan is bound by memory bandwidth).
+        single = (self._para_end - self._para_start) == 1
+        if index.size:
+            single &= np.all(index.paragraph_vectors == index.window_vectors[self._para_start], axis=1)
+        self._para_single = np.flatnonzero(single)
+        self._para_rest = np.flatnonzero(~single)
+        self._rest_vectors = np.ascontiguousarray(index.paragraph_vectors[self._para_rest])
         self._bm25_vocab = frozenset(index.bm25.vocab_dict)
         self._ends_on_lead_in = _ends_on_lead_in(index)
         self._speakers = _speaker_patterns(index)
@@ -151,7 +160,9 @@ class Retriever:
         rewritten, named = self.rewrite(text)
 
         dense_all = idx.window_vectors @ query
-        para_sim = idx.paragraph_vectors @ query
+        para_sim = np.empty(len(idx.paragraphs), dtype=dense_all.dtype)
+        para_sim[self._para_single] = dense_all[self._para_start[self._para_single]]
+        para_sim[self._para_rest] = self._rest_vectors @ query
         # a paragraph with no heading above it is judged by its own text, not by the document title
         section_sim = np.where(self._has_section, (idx.section_vectors @ query)[self._section_of_para], para_sim)
         context = (
