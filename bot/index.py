@@ -528,14 +528,16 @@ def _write_build(
         windows.append(part.windows + np.array([len(paragraphs) - len(part.paragraphs), 0, 0], dtype=np.int32))
         sections += part.sections
     window_rows = np.concatenate(windows).astype(np.int32)
-    window_vectors = _stack([p.window_vectors for p in parts])
+    # each kind of vector is gathered, written and let go in turn, so at most one extra copy is held at a time
+    window_vectors = _take(parts, "window_vectors")
     dimension = int(window_vectors.shape[1])
-
     index = faiss.IndexFlatIP(dimension)
     index.add(window_vectors)
+    del window_vectors
     faiss.write_index(index, str(build / "windows.faiss"))
-    np.save(build / "paragraphs.npy", _stack([p.paragraph_vectors for p in parts]))
-    np.save(build / "sections.npy", _stack([p.section_vectors for p in parts]))
+    del index
+    np.save(build / "paragraphs.npy", _take(parts, "paragraph_vectors"))
+    np.save(build / "sections.npy", _take(parts, "section_vectors"))
     np.save(build / "windows.npy", window_rows)
 
     tokens = []
@@ -582,7 +584,11 @@ def _write_build(
     return {"paragraphs": len(paragraphs), "windows": len(window_rows)}
 
 
-def _stack(blocks: list[np.ndarray | None]) -> np.ndarray:
+def _take(parts: list[_Part], kind: str) -> np.ndarray:
+    """One kind of vector of every document, in order, as one array; the documents let go of theirs."""
+    blocks = [getattr(p, kind) for p in parts]
+    for part in parts:
+        setattr(part, kind, None)
     return np.ascontiguousarray(np.concatenate([b for b in blocks if b is not None and len(b)]), dtype=np.float32)
 
 
