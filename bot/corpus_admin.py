@@ -840,13 +840,19 @@ class CorpusManager:
                 if now == new_digest:
                     self._complete(db, audit_id, "; completed after an interruption")
                     repairs.append(f"Completed the interrupted {action} of {name}.")
-                else:
-                    note = "; interrupted before the file changed" if now == old_digest else "; file changed elsewhere"
+                elif now == old_digest:
                     db.execute(
                         "UPDATE corpus_audit SET state = 'abandoned', detail = detail || ? WHERE id = ?",
-                        (note, audit_id),
+                        ("; interrupted before the file changed", audit_id),
                     )
                     repairs.append(f"Rolled back the interrupted {action} of {name} (it had not changed yet).")
+                else:  # edited by hand since: not this change's doing, but the text it archived stays restorable
+                    version = self._complete(db, audit_id, "; interrupted, and the file was changed by someone else")
+                    db.execute("UPDATE corpus_audit SET state = 'abandoned' WHERE id = ?", (audit_id,))
+                    kept = f"; its earlier text is version {version}" if version else ""
+                    repairs.append(f"The interrupted {action} of {name} found the file changed by hand{kept}.")
+        for line in repairs:
+            log.info("%s", line)
         return repairs
 
     def _remove_temp_files(self) -> None:

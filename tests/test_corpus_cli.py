@@ -307,7 +307,7 @@ def test_two_processes_changing_at_once_leave_a_consistent_corpus(cli: Cli):
         subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env, cwd=PROJECT_ROOT)
         for c in commands
     ]
-    results = [(p.wait(timeout=600), p.stderr.read() if p.stderr else "") for p in processes]
+    results = [(p.returncode, err) for p in processes for _, err in [p.communicate(timeout=600)]]
     for code, err in results:
         assert code == 0 or (code == 2 and "Another corpus change is in progress" in err), err
     assert any(code == 0 for code, _ in results)
@@ -410,3 +410,23 @@ def test_killed_before_reindexing_the_next_start_rebuilds_the_index(cli: Cli):
     assert cli.rows("SELECT action, name, state FROM corpus_audit") == [("add", "triage.md", "done")]
     history = cli.run("corpus", "history")
     assert "add triage.md  3 passages, 236 bytes; completed after an interruption" in history.stdout
+
+
+def test_a_file_edited_by_hand_after_a_kill_loses_no_text(cli: Cli):
+    killed = cli.run(*change_args(cli, "replace"), crash_at="journaled")
+    assert killed.returncode == -signal.SIGKILL
+    edited = b"# Edited by hand\n\nSomeone changed this file with a text editor while the bot was down.\n"
+    (cli.corpus / "walrus.md").write_bytes(edited)
+
+    history = cli.run("corpus", "history")
+    assert history.returncode == 0, history.stderr
+    assert history.stderr.strip() == (
+        "The interrupted replace of walrus.md found the file changed by hand; its earlier text is version 1."
+    )
+    assert history.stdout.strip() == "No corpus changes recorded yet."  # the replace itself never happened
+    assert (cli.corpus / "walrus.md").read_bytes() == edited
+    assert cli.rows("SELECT id, name, digest, reason FROM corpus_versions") == [
+        (1, "walrus.md", sha(WALRUS), "replaced")
+    ]
+    assert cli.rows("SELECT state FROM corpus_audit") == [("abandoned",)]
+    assert (cli.archive / sha(WALRUS)[:2] / sha(WALRUS)).read_bytes() == WALRUS
