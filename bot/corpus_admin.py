@@ -28,9 +28,10 @@ Both tables live in the SQLite file of DATABASE_PATH (the file bot.store uses) b
 a corpus change needs its own transactions, ordered with file operations, from the CLI as well as the bot, and
 bot.store's Store is the bot's question log with one shared connection.
 
-Fault injection for the crash tests: when the environment variable ONBOARDING_CRASH_AT names a step (`archived`,
-`journaled`, `written`, `recorded`), the process sends itself SIGKILL right after that step. This is a real kill of a
-real process, used by tests/test_corpus_cli.py to check recover(); it is read nowhere else and unset in normal use.
+Fault injection for the crash tests: when the environment variable ONBOARDING_CRASH_AT names a step (`writing`: a temp
+file is written but not yet renamed, in the archive or the corpus; `archived`: step a; `journaled`: b; `written`: c;
+`recorded`: d), the process sends itself SIGKILL right after that step. This is a real kill of a real process, used
+by tests/test_corpus_cli.py to check recover(); the variable is read nowhere else and unset in normal use.
 """
 
 from __future__ import annotations
@@ -469,6 +470,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _crash_point("writing")
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -322,8 +322,10 @@ def test_two_processes_changing_at_once_leave_a_consistent_corpus(cli: Cli):
 
 # (change, step it is killed after, whether the change had happened by then)
 KILLS = [
+    ("add", "writing", False),  # the new text half-way: in a temp file next to the document
     ("add", "journaled", False),
     ("add", "written", True),
+    ("replace", "writing", False),  # the old text half-way into the archive
     ("replace", "archived", False),
     ("replace", "journaled", False),
     ("replace", "written", True),
@@ -347,15 +349,19 @@ def test_killed_in_the_middle_the_next_command_makes_everything_agree(
 ):
     killed = cli.run(*change_args(cli, change), crash_at=step)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    journal = {"archived": [], "recorded": [("done",)]}.get(step, [("pending",)])
+    before_journal = step == "archived" or (step == "writing" and change == "replace")
+    journal = [] if before_journal else [("done",)] if step == "recorded" else [("pending",)]
     assert cli.rows("SELECT state FROM corpus_audit") == journal  # it really died at that step
+    if step == "writing":  # a temp file is left behind, hidden so the index never reads it
+        folder = cli.corpus if change == "add" else cli.archive
+        assert [p.name.startswith(".") and ".corpus-tmp-" in p.name for p in folder.rglob(".*")] == [True]
 
     # the next command (itself a change) repairs, then reindexes everything
     other = cli.run("corpus", "add", str(cli.upload("other.txt", HELLO.replace(b"Hello", b"Greetings"))), "--yes")
     assert other.returncode == 0, other.stderr
     name = "triage.md" if change == "add" else "walrus.md"
     action = {"add": "add", "replace": "replace", "remove": "remove"}[change]
-    if step in ("archived", "recorded"):  # killed before the journal row, or after the change was recorded
+    if before_journal or step == "recorded":  # killed before the journal row, or after the change was recorded
         assert "interrupted" not in other.stderr
     elif happened:
         assert f"Completed the interrupted {action} of {name}." in other.stderr
@@ -375,7 +381,7 @@ def test_killed_in_the_middle_the_next_command_makes_everything_agree(
     audit = cli.rows("SELECT action, name, state, version FROM corpus_audit ORDER BY id")
     versions = cli.rows("SELECT id, name, digest, size, reason FROM corpus_versions")
     assert audit[-1] == ("add", "other.txt", "done", None)
-    if step == "archived":  # only an archive copy was made (harmless: content-addressed, the old text is unchanged)
+    if before_journal:  # at most an archive copy was made (harmless: content-addressed, the old text is unchanged)
         assert len(audit) == 1
     else:
         assert audit[0][:3] == (action, name, "done" if happened else "abandoned")
