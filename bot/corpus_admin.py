@@ -272,7 +272,7 @@ _DROPPED = frozenset(
 )
 _BLOCKS = frozenset(
     "p div section article main header footer aside li ul ol dl dt dd blockquote pre h1 h2 h3 h4 h5 h6 hr "
-    "figure figcaption address details summary body html tr form fieldset legend center".split()
+    "figure figcaption address details summary body html form fieldset legend center".split()
 )
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&#])")
