@@ -173,10 +173,10 @@ def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, T
             recover_corpus(settings, corpus_dir, index_dir)
         except CorpusChangeError as exc:
             _notify(f"warning: could not check for interrupted corpus changes: {exc}")
-    embedder = Embedder.from_setting(settings.embedding_model)
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        index = ensure_index(corpus_dir, index_dir, embedder, notify=_notify, progress=bar)
-    return index, query_embedder(settings.encoder_dir, embedder)
+        index = ensure_index(corpus_dir, index_dir, encoder, notify=_notify, progress=bar)
+    return index, encoder
 
 
 def describe_build(report: BuildReport) -> str:
@@ -184,6 +184,9 @@ def describe_build(report: BuildReport) -> str:
         f"Indexed {report.documents} document{'s' * (report.documents != 1)} "
         f"({report.paragraphs} paragraphs, {report.windows} passages) in {report.seconds:.1f} s."
     ]
+    reused = report.documents - report.embedded_documents
+    if reused:
+        lines.append(f"Embedded {report.embedded_documents} new or changed; reused {reused} unchanged.")
     for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         if names:
             lines.append(f"{label}: {', '.join(names)}")
@@ -198,9 +201,9 @@ def describe_build(report: BuildReport) -> str:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
-    embedder = Embedder.from_setting(settings.embedding_model)
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        report = build_index(corpus_dir, index_dir, embedder, progress=bar)
+        report = build_index(corpus_dir, index_dir, encoder, progress=bar)
     print(describe_build(report))
     return 0
 
@@ -420,9 +423,9 @@ def _corpus_manager(args: argparse.Namespace, settings: Settings) -> CorpusManag
     corpus_dir, index_dir = _paths(args, settings)
 
     def reindex() -> BuildReport:
-        embedder = Embedder.from_setting(settings.embedding_model)
+        encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
         with _ProgressBar() as bar:
-            return build_index(corpus_dir, index_dir, embedder, progress=bar)
+            return build_index(corpus_dir, index_dir, encoder, progress=bar)
 
     recover_corpus(settings, corpus_dir, index_dir)
     return CorpusManager.from_settings(settings, reindex, corpus_dir=corpus_dir, index_dir=index_dir)

@@ -22,6 +22,8 @@ class TextEncoder(Protocol):
 
     name: str
     fingerprint: str
+    model_dir: Path
+    runtime: str  # what computes the vectors; an index reuses vectors only from the same runtime
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray: ...
 
@@ -63,6 +65,8 @@ def model_fingerprint(model_dir: Path) -> str:
 
 class Embedder:
     """Wraps a SentenceTransformer; the heavy import and load happen on first use, once, thread-safely."""
+
+    runtime = "sentence-transformers"
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir

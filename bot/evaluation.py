@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.embedding import Embedder
+from bot.embedding import Embedder, TextEncoder
+from bot.encoder import query_embedder
 from bot.index import PassageIndex, ensure_index, import_bm25s
 from bot.retrieval import Retriever
 from bot.text import normalize_for_match, search_tokens
@@ -131,7 +132,7 @@ def lexical_paragraph_system(index: PassageIndex) -> System:
 
 
 def evaluate(
-    index: PassageIndex, embedder: Embedder, questions: list[EvalQuestion], retriever: Retriever | None = None
+    index: PassageIndex, embedder: TextEncoder, questions: list[EvalQuestion], retriever: Retriever | None = None
 ) -> dict[str, Scores]:
     vectors = embedder.encode([q.question for q in questions])
     retriever = retriever or Retriever(index, embedder)
@@ -162,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    embedder = Embedder.from_setting(settings.embedding_model)
+    base_model = Embedder.from_setting(settings.embedding_model)
+    embedder: TextEncoder = query_embedder(settings.encoder_dir, base_model)  # as the bot builds and serves
     args.cache.mkdir(parents=True, exist_ok=True)
 
     def note(msg: str) -> None:
@@ -177,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda q: True,
         ),
     ]
-    base = embedder
+    base = base_model
     for label, corpus, index_dir, keep in configs:
         if args.adapted:
             from bot.adapt import adapt_model
@@ -185,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_dir = index_dir.with_name(index_dir.name + "-adapted-model")
             report = adapt_model(corpus, model_dir, base)
             note(f"adapted the model to {label}: {report.pairs} pairs, {report.seconds:.0f} s")
-            embedder = Embedder(model_dir)
+            embedder = query_embedder(settings.encoder_dir, Embedder(model_dir))
             index_dir = index_dir.with_name(index_dir.name + "-adapted")
             label = f"{label}, model adapted to it"
         index = ensure_index(corpus, index_dir, embedder, notify=note)

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from bot import __version__
-from bot.documents import CorpusError, Document, SkippedFile, corpus_files, load_corpus
-from bot.embedding import Embedder
+from bot.documents import CorpusError, Document, SkippedFile, SkippedFileError, corpus_files, load_document
+from bot.embedding import TextEncoder
 from bot.text import search_tokens, sentence_spans
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     path: Path | None = None
+    embedded_documents: int = 0  # documents parsed and embedded by this build; the others were reused
+    embedded_texts: int = 0
 
 
 # --- chunking ---------------------------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ def read_manifest(build: Path) -> dict[str, Any]:
     return manifest
 
 
-def staleness(manifest: dict[str, Any], corpus_dir: Path, embedder: Embedder) -> str | None:
+def staleness(manifest: dict[str, Any], corpus_dir: Path, embedder: TextEncoder) -> str | None:
     """Why a built index no longer matches the corpus and model, or None when it is current."""
     if manifest.get("model", {}).get("fingerprint") != embedder.fingerprint:
         return "the embedding model changed"
@@ -253,115 +255,232 @@ def import_bm25s() -> Any:
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
-    embedder: Embedder,
+    embedder: TextEncoder,
     progress: Callable[[int, int], None] | None = None,
     wait: bool = True,
+    previous: PassageIndex | None = None,
 ) -> BuildReport:
-    """Build a fresh index from `corpus_dir` and make it live. The CLI and the Discord /reindex both call this.
+    """Build the index of `corpus_dir` and make it live. The CLI, the Discord /reindex and corpus changes all call
+    this.
 
-    `progress(done, total)` is called as windows are embedded. Raises CorpusError when nothing can be indexed, in
-    which case the previous index stays live.
+    Incremental: a document whose bytes are unchanged since the live build keeps its passages and vectors from that
+    build (`previous`, or the live build read from disk), and a file skipped before and unchanged keeps its reason,
+    so only new and changed documents are parsed and embedded. Each document is embedded on its own, in a fixed
+    order, so the result is the same as a full rebuild's. `progress(done, total)` is called as texts are embedded.
+    Raises CorpusError when nothing can be indexed, in which case the previous index stays live.
     """
     started = time.monotonic()
     with build_lock(index_dir, wait=wait):
         hashes = corpus_hashes(corpus_dir)
-        loaded = load_corpus(corpus_dir)
-        if not loaded.documents:
-            detail = "; ".join(f"{s.name}: {s.reason}" for s in loaded.skipped) or "it holds no .md or .txt files"
+        manifest = previous.manifest if previous is not None else _live_manifest(index_dir)
+        old_files: dict[str, str] = manifest.get("indexed", {})
+        earlier: dict[str, str] = manifest.get("indexed_at", {})
+        reusable = _reusable_parts(previous, index_dir, manifest, embedder)
+        old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])}
+        old_hashes: dict[str, str] = manifest.get("files", {})
+        parts: list[_Part] = []
+        skipped: list[SkippedFile] = []
+        for path in corpus_files(corpus_dir):
+            name = path.relative_to(corpus_dir).as_posix()
+            digest = hashes.get(name)
+            if name in reusable and reusable[name].record["digest"] == digest:
+                parts.append(reusable[name])
+            elif name in old_skips and old_hashes.get(name) == digest and manifest.get("chunking") == CHUNKING:
+                skipped.append(SkippedFile(name, old_skips[name]))
+            else:
+                try:
+                    parts.append(_chunk(load_document(path, name)))
+                except SkippedFileError as exc:
+                    skipped.append(SkippedFile(name, str(exc)))
+        if not parts:
+            detail = "; ".join(f"{s.name}: {s.reason}" for s in skipped) or "it holds no .md or .txt files"
             raise CorpusError(f"Nothing to index in {corpus_dir}: {detail}.")
-        previous = _previous_files(index_dir)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         # when each document's current text was first indexed: kept across rebuilds while the document is unchanged
-        earlier = _previous_indexed_at(index_dir)
         indexed_at = {
-            d.name: earlier[d.name] if previous.get(d.name) == d.digest and d.name in earlier else now
-            for d in loaded.documents
+            p.name: earlier[p.name] if old_files.get(p.name) == p.record["digest"] and p.name in earlier else now
+            for p in parts
         }
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
-            counts = _write_build(
-                build, corpus_dir, loaded.documents, loaded.skipped, hashes, embedder, progress, indexed_at
-            )
+            embedded = _embed_parts(parts, embedder, progress)
+            counts = _write_build(build, corpus_dir, parts, skipped, hashes, embedder, indexed_at)
             _swap_in(index_dir, build)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
             raise
         _remove_old_builds(index_dir, keep=build)
-    current = {d.name: d.digest for d in loaded.documents}
+    current = {p.name: p.record["digest"] for p in parts}
     return BuildReport(
-        documents=len(loaded.documents),
+        documents=len(parts),
         paragraphs=counts["paragraphs"],
         windows=counts["windows"],
-        skipped=loaded.skipped,
-        added=sorted(set(current) - set(previous)),
-        changed=sorted(n for n in current if n in previous and previous[n] != current[n]),
-        removed=sorted(set(previous) - set(current)),
+        skipped=skipped,
+        added=sorted(set(current) - set(old_files)),
+        changed=sorted(n for n in current if n in old_files and old_files[n] != current[n]),
+        removed=sorted(set(old_files) - set(current)),
         seconds=time.monotonic() - started,
         path=build,
+        embedded_documents=sum(1 for p in parts if p.fresh),
+        embedded_texts=embedded,
     )
 
 
-def _previous_indexed_at(index_dir: Path) -> dict[str, str]:
+def _live_manifest(index_dir: Path) -> dict[str, Any]:
     try:
         build = current_build(index_dir)
-        return read_manifest(build).get("indexed_at", {}) if build else {}
+        return read_manifest(build) if build else {}
     except IndexError_:
         return {}
 
 
-def _previous_files(index_dir: Path) -> dict[str, str]:
-    try:
-        build = current_build(index_dir)
-        return read_manifest(build).get("indexed", {}) if build else {}
-    except IndexError_:
-        return {}
+@dataclass
+class _Part:
+    """One document's share of a build: its record, paragraphs (section ids local to it), section texts, windows
+    (paragraph numbers local to it) and, once embedded, the vectors of each."""
+
+    record: dict[str, Any]
+    paragraphs: list[dict[str, Any]]
+    sections: list[str]
+    windows: np.ndarray  # (n, 3) int32: local paragraph, first sentence, length
+    window_texts: list[str] | None = None
+    window_vectors: np.ndarray | None = None
+    paragraph_vectors: np.ndarray | None = None
+    section_vectors: np.ndarray | None = None
+    fresh: bool = True  # parsed and embedded by this build (not taken from the previous one)
+
+    @property
+    def name(self) -> str:
+        return self.record["name"]
 
 
-def _write_build(
-    build: Path,
-    corpus_dir: Path,
-    documents: list[Document],
-    skipped: list[SkippedFile],
-    hashes: dict[str, str],
-    embedder: Embedder,
-    progress: Callable[[int, int], None] | None,
-    indexed_at: dict[str, str],
-) -> dict[str, int]:
-    import faiss
+_NOTHING: dict[str, _Part] = {}
 
-    bm25s = import_bm25s()
-    build.mkdir()
-    paragraphs: list[dict[str, Any]] = []
-    sections: dict[tuple[int, tuple[str, ...]], int] = {}
-    section_texts: list[str] = []
-    windows: list[tuple[int, int, int]] = []
-    window_texts: list[str] = []
-    for d, doc in enumerate(documents):
-        for para in doc.paragraphs:
-            spans = tuple(unit_spans(para.text))
-            if not spans:
-                continue
-            key = (d, para.section)
-            if key not in sections:
-                sections[key] = len(section_texts)
-                section_texts.append(" › ".join(para.section) if para.section else doc.title)
-            p = len(paragraphs)
-            paragraphs.append(
+
+def _reusable_parts(
+    previous: PassageIndex | None, index_dir: Path, manifest: dict[str, Any], embedder: TextEncoder
+) -> dict[str, _Part]:
+    """The documents of the live build, by name, when its vectors can stand in for new ones: same model, same
+    runtime and same chunking (else nothing is reused, and the build is a full one)."""
+    model = manifest.get("model", {})
+    if (
+        not manifest
+        or model.get("fingerprint") != embedder.fingerprint
+        or model.get("runtime") != embedder.runtime
+        or manifest.get("chunking") != CHUNKING
+    ):
+        return _NOTHING
+    if previous is None:
+        try:
+            previous = load_index(index_dir)
+        except IndexError_ as exc:
+            log.warning("not reusing the live build (%s); embedding everything", exc)
+            return _NOTHING
+    return _parts_of(previous)
+
+
+def _parts_of(index: PassageIndex) -> dict[str, _Part]:
+    """Cut a loaded index back into its documents (paragraphs, windows and sections of a document are contiguous)."""
+    para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int64, count=len(index.paragraphs))
+    docs = np.arange(len(index.documents))
+    para_lo, para_hi = np.searchsorted(para_doc, docs, "left"), np.searchsorted(para_doc, docs, "right")
+    win_lo = np.searchsorted(index.window_para, para_lo, "left")
+    win_hi = np.searchsorted(index.window_para, para_hi, "left")
+    parts = {}
+    for d, record in enumerate(index.documents):
+        paras = index.paragraphs[para_lo[d] : para_hi[d]]
+        first_section = min((p.section_id for p in paras), default=0)
+        last_section = max((p.section_id for p in paras), default=-1)
+        windows = np.stack(
+            [
+                index.window_para[win_lo[d] : win_hi[d]] - para_lo[d],
+                index.window_first[win_lo[d] : win_hi[d]],
+                index.window_len[win_lo[d] : win_hi[d]],
+            ],
+            axis=1,
+        ).astype(np.int32)
+        parts[record["name"]] = _Part(
+            record=dict(record),
+            paragraphs=[
                 {
                     "doc": d,
-                    "text": para.text,
-                    "section": list(para.section),
-                    "speaker": para.speaker,
-                    "kind": para.kind,
-                    "sentences": [list(s) for s in spans],
-                    "section_id": sections[key],
+                    "text": p.text,
+                    "section": list(p.section),
+                    "speaker": p.speaker,
+                    "kind": p.kind,
+                    "sentences": [list(s) for s in p.sentences],
+                    "section_id": p.section_id - first_section,
                 }
-            )
-            for first, length in windows_of(spans):
-                windows.append((p, first, length))
-                window_texts.append(para.text[spans[first][0] : spans[first + length - 1][1]])
+                for p in paras
+            ],
+            sections=index.sections[first_section : last_section + 1],
+            windows=windows,
+            window_vectors=index.window_vectors[win_lo[d] : win_hi[d]],
+            paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
+            section_vectors=index.section_vectors[first_section : last_section + 1],
+            fresh=False,
+        )
+    return parts
 
-    total = len(window_texts) + len(paragraphs) + len(section_texts)
+
+def _chunk(doc: Document) -> _Part:
+    """A parsed document cut into paragraphs of sentence units and windows of 1-3 of them."""
+    paragraphs: list[dict[str, Any]] = []
+    sections: dict[tuple[str, ...], int] = {}
+    windows: list[tuple[int, int, int]] = []
+    texts: list[str] = []
+    for para in doc.paragraphs:
+        spans = tuple(unit_spans(para.text))
+        if not spans:
+            continue
+        if para.section not in sections:
+            sections[para.section] = len(sections)
+        p = len(paragraphs)
+        paragraphs.append(
+            {
+                "doc": 0,
+                "text": para.text,
+                "section": list(para.section),
+                "speaker": para.speaker,
+                "kind": para.kind,
+                "sentences": [list(s) for s in spans],
+                "section_id": sections[para.section],
+            }
+        )
+        for first, length in windows_of(spans):
+            windows.append((p, first, length))
+            texts.append(para.text[spans[first][0] : spans[first + length - 1][1]])
+    record = {
+        "name": doc.name,
+        "title": doc.title,
+        "url": doc.url,
+        "speaker": doc.speaker,
+        "interviewer": doc.interviewer,
+        "is_interview": doc.is_interview,
+        "digest": doc.digest,
+    }
+    return _Part(
+        record=record,
+        paragraphs=paragraphs,
+        sections=[" › ".join(section) if section else doc.title for section in sections],
+        windows=np.asarray(windows, dtype=np.int32).reshape(-1, 3),
+        window_texts=texts,
+    )
+
+
+EMBED_BATCH = 32  # with texts sorted by length, small batches pad least (measured fastest on this model)
+
+
+def _embed_parts(parts: list[_Part], embedder: TextEncoder, progress: Callable[[int, int], None] | None) -> int:
+    """Embed the fresh documents, one document at a time: its distinct texts (windows, paragraphs, headings) sorted
+    by length in fixed-size batches. Batches never mix documents, so a document's vectors do not depend on what else
+    is in the corpus, and an incremental build gives exactly what a full one would. Returns the texts embedded."""
+    todo = []
+    for part in parts:
+        if part.fresh:
+            texts = [*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections]
+            todo.append((part, texts, sorted(set(texts), key=lambda t: (len(t), t))))
+    total = sum(len(unique) for _, _, unique in todo)
     done = 0
 
     def tick(n: int) -> None:
@@ -370,35 +489,67 @@ def _write_build(
         if progress:
             progress(done, total)
 
-    window_vectors = embedder.encode(window_texts, progress=tick)
-    paragraph_vectors = embedder.encode([p["text"] for p in paragraphs], progress=tick)
-    section_vectors = embedder.encode(section_texts, progress=tick)
+    if progress:
+        progress(0, total)
+    for part, texts, unique in todo:
+        if not unique:  # a document whose paragraphs hold no sentence: nothing to embed, nothing to search
+            part.window_vectors = part.paragraph_vectors = part.section_vectors = np.zeros((0, 0), np.float32)
+            continue
+        vectors = embedder.encode(unique, batch_size=EMBED_BATCH, progress=tick)
+        row = {text: i for i, text in enumerate(unique)}
+        everything = vectors[[row[t] for t in texts]]
+        n_windows, n_paras = len(part.windows), len(part.paragraphs)
+        part.window_vectors = everything[:n_windows]
+        part.paragraph_vectors = everything[n_windows : n_windows + n_paras]
+        part.section_vectors = everything[n_windows + n_paras :]
+        part.window_texts = None
+    return total
 
-    index = faiss.IndexFlatIP(window_vectors.shape[1])
+
+def _write_build(
+    build: Path,
+    corpus_dir: Path,
+    parts: list[_Part],
+    skipped: list[SkippedFile],
+    hashes: dict[str, str],
+    embedder: TextEncoder,
+    indexed_at: dict[str, str],
+) -> dict[str, int]:
+    import faiss
+
+    bm25s = import_bm25s()
+    build.mkdir()
+    paragraphs: list[dict[str, Any]] = []
+    sections: list[str] = []
+    windows = []
+    for d, part in enumerate(parts):
+        for para in part.paragraphs:
+            paragraphs.append({**para, "doc": d, "section_id": para["section_id"] + len(sections)})
+        windows.append(part.windows + np.array([len(paragraphs) - len(part.paragraphs), 0, 0], dtype=np.int32))
+        sections += part.sections
+    window_rows = np.concatenate(windows).astype(np.int32)
+    window_vectors = _stack([p.window_vectors for p in parts])
+    dimension = int(window_vectors.shape[1])
+
+    index = faiss.IndexFlatIP(dimension)
     index.add(window_vectors)
     faiss.write_index(index, str(build / "windows.faiss"))
-    np.save(build / "paragraphs.npy", paragraph_vectors)
-    np.save(build / "sections.npy", section_vectors)
-    np.save(build / "windows.npy", np.asarray(windows, dtype=np.int32).reshape(-1, 3))
+    np.save(build / "paragraphs.npy", _stack([p.paragraph_vectors for p in parts]))
+    np.save(build / "sections.npy", _stack([p.section_vectors for p in parts]))
+    np.save(build / "windows.npy", window_rows)
 
+    tokens = []
+    for p, first, length in window_rows:
+        para = paragraphs[p]
+        spans = para["sentences"]
+        tokens.append(search_tokens(para["text"][spans[first][0] : spans[first + length - 1][1]]) or ["\x00"])
     retriever = bm25s.BM25()
-    retriever.index([search_tokens(t) or ["\x00"] for t in window_texts], show_progress=False)
+    retriever.index(tokens, show_progress=False)
     retriever.save(str(build / "bm25"), show_progress=False)
 
-    doc_records = [
-        {
-            "name": doc.name,
-            "title": doc.title,
-            "url": doc.url,
-            "speaker": doc.speaker,
-            "interviewer": doc.interviewer,
-            "is_interview": doc.is_interview,
-            "digest": doc.digest,
-        }
-        for doc in documents
-    ]
     _write_json(
-        build / "passages.json", {"documents": doc_records, "paragraphs": paragraphs, "sections": section_texts}
+        build / "passages.json",
+        {"documents": [p.record for p in parts], "paragraphs": paragraphs, "sections": sections},
     )
     checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
     manifest = {
@@ -409,25 +560,30 @@ def _write_build(
             "name": embedder.name,
             "path": str(embedder.model_dir),
             "fingerprint": embedder.fingerprint,
-            "dimension": int(window_vectors.shape[1]),
+            "dimension": dimension,
             "normalized": True,
+            "runtime": embedder.runtime,
         },
         "chunking": CHUNKING,
         "files": hashes,
-        "indexed": {doc.name: doc.digest for doc in documents},
+        "indexed": {p.name: p.record["digest"] for p in parts},
         "indexed_at": indexed_at,
         "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
         "counts": {
-            "documents": len(documents),
+            "documents": len(parts),
             "paragraphs": len(paragraphs),
-            "sections": len(section_texts),
-            "windows": len(windows),
+            "sections": len(sections),
+            "windows": len(window_rows),
         },
         "versions": library_versions(),
         "checksums": checksums,
     }
     _write_json(build / "manifest.json", manifest)
-    return {"paragraphs": len(paragraphs), "windows": len(windows)}
+    return {"paragraphs": len(paragraphs), "windows": len(window_rows)}
+
+
+def _stack(blocks: list[np.ndarray | None]) -> np.ndarray:
+    return np.ascontiguousarray(np.concatenate([b for b in blocks if b is not None and len(b)]), dtype=np.float32)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -539,7 +695,7 @@ def load_index(index_dir: Path) -> PassageIndex:
 def ensure_index(
     corpus_dir: Path,
     index_dir: Path,
-    embedder: Embedder,
+    embedder: TextEncoder,
     notify: Callable[[str], None],
     progress: Callable[[int, int], None] | None = None,
 ) -> PassageIndex:

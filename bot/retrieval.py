@@ -171,8 +171,8 @@ class Retriever:
 
         # candidates: the dense and lexical front-runners, and every window of the most promising paragraphs
         # (dense_all already holds every window's exact inner product, so a FAISS search would repeat that work)
-        pools = [np.argsort(-dense_all)[: w.candidates], np.argsort(-lexical)[: w.candidates]]
-        pools += [np.arange(self._para_start[p], self._para_end[p]) for p in np.argsort(-context)[:20]]
+        pools = [_top(dense_all, w.candidates), _top(lexical, w.candidates)]
+        pools += [np.arange(self._para_start[p], self._para_end[p]) for p in _top(context, 20)]
         candidates = np.unique(np.concatenate(pools))
 
         total = (
@@ -247,6 +247,13 @@ class Retriever:
             context=para.text,
             key_sentence=key,
         )
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the k highest scores, in no particular order (linear time, unlike a full sort)."""
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k)[:k]
 
 
 _K8S = re.compile(r"\bk8s\b", re.IGNORECASE)

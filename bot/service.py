@@ -142,9 +142,9 @@ class AnswerService:
 
     def load(self, notify: Callable[[str], None] = log.warning, progress: ProgressFn | None = None) -> None:
         """Load the index, building it first when it is missing, stale or corrupt."""
-        index = ensure_index(self.corpus_dir, self.index_dir, self.embedder, notify=notify, progress=progress)
         self.query_encoder = query_embedder(self.encoder_dir, self.embedder)
         self._queries = QueryBatcher(self.query_encoder)
+        index = ensure_index(self.corpus_dir, self.index_dir, self.query_encoder, notify=notify, progress=progress)
         self._install(index)
         # warm the model and the scoring path so the first real question is not the slow one
         self.snapshot.retriever.answer("How do I start contributing?")
@@ -156,7 +156,9 @@ class AnswerService:
             raise BuildBusy("A reindex is already running.")
         try:
             old = self._snapshot.index if self._snapshot else None
-            report = build_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress, wait=False)
+            report = build_index(
+                self.corpus_dir, self.index_dir, self.query_encoder, progress=progress, wait=False, previous=old
+            )
             new = load_index(self.index_dir)
             self._install(new)
         finally:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.embedding import Embedder
+from bot.config import PROJECT_ROOT, Settings
+from bot.embedding import Embedder, TextEncoder
+from bot.encoder import OnnxEmbedder, query_embedder
 from bot.index import build_index, load_index
 from bot.retrieval import Retriever
 
@@ -42,3 +43,11 @@ def small_corpus(tmp_path: Path) -> Path:
     for name in ("first-contribution.md", "non-code-contributions.md"):
         shutil.copy(GUIDES / name, corpus / name)
     return corpus
+
+
+@pytest.fixture(scope="session")
+def fast_encoder(embedder: Embedder) -> TextEncoder:
+    """What the bot builds and serves with: the model's verified ONNX export (made once, cached like the bot's)."""
+    encoder = query_embedder(Settings.encoder_dir, embedder)
+    assert isinstance(encoder, OnnxEmbedder), "the bundled model exports"
+    return encoder

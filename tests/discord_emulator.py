@@ -37,6 +37,20 @@ Conventions:
 * Gateway events are gated by the intents the client identified with (GUILD_MESSAGES, DIRECT_MESSAGES,
   GUILD_MEMBERS, GUILDS), and guild message content is blanked without MESSAGE_CONTENT unless the bot is
   mentioned or is the author.
+* Files: a user fills an ATTACHMENT option (type 11) with a ``UserFile``; as Discord does, the interaction carries
+  the attachment id as the option's value and its metadata under ``data.resolved.attachments``, and the bytes are
+  served from the emulator's own "CDN" on the same loopback port (``/ephemeral-attachments/...`` for command
+  options, ``/attachments/...`` for files the bot uploads), at signed URLs (``ex``, ``is``, ``hm``) that stop
+  working when tampered with, with a Content-Length (or chunked, without one, when ``cdn_content_length`` is
+  False). Every download is recorded in ``downloads`` with the bytes actually written. A file
+  over ``attachment_size_limit`` (what Discord's client allows in this server) raises ``ValueError``, as the
+  client refuses to upload it. File names are passed through unchanged (the worst case a bot must handle).
+* Autocomplete: ``autocomplete()`` sends what Discord sends while a user types in an option declared with
+  ``autocomplete: true`` (type 4 interaction, the options typed so far, the one being typed with
+  ``focused: true`` and its raw text as value, no resolved data); the bot's type 8 answer is checked against
+  Discord's limits (at most 25 choices, names 1-100 characters, values of the option's type, strings at most
+  100 characters) and recorded in ``Interaction.autocomplete_choices``.
+* An ephemeral message can only be clicked by the user it was shown to (``click`` raises ``PermissionError``).
 """
 
 from __future__ import annotations
@@ -45,12 +59,17 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
+import hashlib
+import hmac
 import json
+import mimetypes
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import discord
 import discord.gateway
@@ -62,6 +81,7 @@ __all__ = [
     "DiscordAPIError",
     "DiscordEmulator",
     "Interaction",
+    "UserFile",
     "point_discord_py_at",
     "running_client",
 ]
@@ -152,7 +172,19 @@ _CHANNEL_MESSAGES = re.compile(r"/channels/\d+/messages")
 USER_MENTION_RE = re.compile(r"<@!?(\d{15,21})>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d{15,21})>")
 COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # what Discord lets anyone upload in a server without boosts
+CDN_CHUNK = 64 * 1024
+ATTACHMENT_URL_LIFETIME = 24 * 3600  # seconds a signed attachment URL stays valid
+AUTOCOMPLETE_TYPES = {3, 4, 10}  # option types that can have autocomplete: string, integer, number
+
+
+@dataclass(frozen=True)
+class UserFile:
+    """A file a user picks for an ATTACHMENT option; ``content_type`` defaults to a guess from the name."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None
 
 
 def _taker(queue: list[dict], predicate: Callable[[dict], bool] | None) -> Callable[[], dict | None]:
@@ -400,10 +432,46 @@ def _validate_command_options(errs: _FormErrors, path: str, options: list) -> No
         else:
             seen_optional = True
         choices = option.get("choices") or []
+        if option.get("autocomplete") and (choices or option.get("type") not in AUTOCOMPLETE_TYPES):
+            errs.add(
+                f"{here}.autocomplete",
+                "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_INVALID",
+                "Autocomplete is for string, integer and number options without choices",
+            )
         errs.max_len(f"{here}.choices", choices, 25)
         for j, choice in enumerate(choices):
             errs.length(f"{here}.choices.{j}.name", choice.get("name"), 1, 100)
             errs.max_len(f"{here}.choices.{j}.value", choice.get("value"), 100)
+
+
+def _validate_choices(choices: Any, option_type: int) -> None:
+    """An autocomplete answer: at most 25 choices, names of 1-100 characters, values of the option's type."""
+    errs = _FormErrors()
+    if not isinstance(choices, list):
+        errs.add("data.choices", "BASE_TYPE_LIST", "Must be a list.")
+        errs.raise_if_any()
+    errs.max_len("data.choices", choices, 25)
+    for i, choice in enumerate(choices):
+        errs.length(f"data.choices.{i}.name", choice.get("name"), 1, 100)
+        value = choice.get("value")
+        if option_type == 3:
+            if not isinstance(value, str):
+                errs.add(f"data.choices.{i}.value", "BASE_TYPE_STRING", "Must be a string.")
+            else:
+                errs.max_len(f"data.choices.{i}.value", value, 100)
+        elif option_type == 4 and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53):
+            errs.add(f"data.choices.{i}.value", "NUMBER_TYPE_COERCE", f"Value {value!r} is not int.")
+        elif option_type == 10 and (isinstance(value, bool) or not isinstance(value, int | float)):
+            errs.add(f"data.choices.{i}.value", "NUMBER_TYPE_COERCE", f"Value {value!r} is not a number.")
+    errs.raise_if_any()
+
+
+def _guess_content_type(filename: str) -> str:
+    """The content type Discord's client gives an upload: from the name, text marked as UTF-8."""
+    guessed = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if filename.lower().endswith(".md"):
+        guessed = "text/markdown"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
 def _validate_command(errs: _FormErrors, path: str, command: Any) -> None:
@@ -446,6 +514,7 @@ class Interaction:
         self.dispatched_at: float = time.monotonic()
         self.responded_at: float | None = None
         self.autocomplete_choices: list[dict] | None = None
+        self.autocomplete_option: dict | None = None  # the definition of the option being typed (autocomplete)
         self.modal: dict | None = None
         self.message_id: int | None = int(payload["message"]["id"]) if "message" in payload else None
         self._original_id: int | None = None
@@ -471,6 +540,12 @@ class Interaction:
         """The first accepted callback, as ``{"type": ..., "data": ...}``."""
         return await self._emulator._wait_until(
             lambda: self.responses[0] if self.responses else None, timeout, f"a response to interaction {self.id}"
+        )
+
+    async def wait_choices(self, timeout: float = 10) -> list[dict]:
+        """The choices the bot offered for an autocomplete interaction (type 8 callback)."""
+        return await self._emulator._wait_until(
+            lambda: self.autocomplete_choices, timeout, f"autocomplete choices for interaction {self.id}"
         )
 
     async def wait_followup(self, timeout: float = 10) -> dict:
@@ -526,7 +601,8 @@ class DiscordEmulator:
     body}), ``pings`` ({message_id, channel_id, users, roles, everyone, replied_user, edit, silent}),
     ``reactions``, ``typing`` (channel ids), ``requests`` ((method, path) of every REST call), ``heartbeats``,
     ``identifies``, ``resumes``, ``intents``, ``commands`` ({"global": [...], guild_id: [...]}),
-    ``command_puts``, ``interactions``, ``attachment_data`` (attachment id -> bytes), ``threads`` (name -> id).
+    ``command_puts``, ``interactions``, ``attachment_data`` (attachment id -> bytes), ``downloads`` ({attachment_id,
+    path, size, bytes_sent, complete} per request to the CDN), ``threads`` (name -> id).
     Close the client before the emulator, or discord.py will keep trying to reconnect (``running_client`` does).
     """
 
@@ -537,8 +613,10 @@ class DiscordEmulator:
         ack_deadline: float = 3.0,
         bot_name: str = "TestBot",
         message_rate: tuple[int, float] | None = None,
+        attachment_size_limit: int = ATTACHMENT_SIZE_LIMIT,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
+        self.attachment_size_limit = attachment_size_limit  # largest file a user may upload (boosts raise it)
         self.ack_deadline = ack_deadline  # seconds Discord allows for the first interaction callback
         self.rest_base = ""
         self.gateway_url = ""
@@ -594,6 +672,10 @@ class DiscordEmulator:
         self.commands: dict[Any, list[dict]] = {"global": []}
         self.command_puts = 0
         self.attachment_data: dict[int, bytes] = {}
+        self._attachment_types: dict[int, str] = {}
+        self.downloads: list[dict] = []
+        self.cdn_content_length = True  # False: the CDN streams files chunked, without announcing their length
+        self._cdn_key = secrets.token_bytes(32)
         self.interactions: list[Interaction] = []
 
         # Gateway session.
@@ -641,6 +723,8 @@ class DiscordEmulator:
         """Bind 127.0.0.1 on a free port."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway_handler)
+        for prefix in ("attachments", "ephemeral-attachments"):
+            app.router.add_get(f"/{prefix}/{{channel_id:\\d+}}/{{attachment_id:\\d+}}/{{filename}}", self._cdn_handler)
         app.router.add_route("*", f"/api/v{API_VERSION}/{{tail:.*}}", self._rest_handler)
         app.router.add_route("*", "/{tail:.*}", self._unknown_handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -1241,7 +1325,7 @@ class DiscordEmulator:
             "version": 1,
             "locale": "en-US",
             "entitlements": [],
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "attachment_size_limit": self.attachment_size_limit,
             "channel_id": channel["id"],
             "app_permissions": str(self.member_permissions(self.bot_id)),
             "authorizing_integration_owners": {"0": str(self.guild_id)},
@@ -1294,7 +1378,8 @@ class DiscordEmulator:
         which lifts ``default_member_permissions`` (the bot must then check permissions itself).
 
         ``subcommand`` is "sub" or "group sub". Option values: plain values for strings/numbers/booleans, a user
-        dict or id for users, a role name or id for roles, a channel name or id for channels. ``target`` (a user
+        dict or id for users, a role name or id for roles, a channel name or id for channels, a ``UserFile`` for
+        attachments (``ValueError`` when it is over ``attachment_size_limit``). ``target`` (a user
         or message dict) makes it a user/message context-menu command. Raises ``LookupError`` for unregistered
         commands and ``PermissionError`` when ``default_member_permissions`` would hide it from the user.
         """
@@ -1321,7 +1406,9 @@ class DiscordEmulator:
             data["guild_id"] = command["guild_id"]
         resolved: dict[str, dict] = {}
         if ctype == 1:
-            built = self._build_options(command.get("options") or [], options or {}, subcommand, resolved, not dm)
+            built = self._build_options(
+                command.get("options") or [], options or {}, subcommand, resolved, not dm, int(channel_payload["id"])
+            )
             if built:
                 data["options"] = built
         elif ctype == 2:
@@ -1350,14 +1437,23 @@ class DiscordEmulator:
             resolved.setdefault("members", {})[str(user_id)] = member
 
     def _build_options(
-        self, definitions: list, given: dict, subcommand: str | None, resolved: dict, in_guild: bool
+        self,
+        definitions: list,
+        given: dict,
+        subcommand: str | None,
+        resolved: dict,
+        in_guild: bool,
+        channel_id: int,
+        focused: str | None = None,
     ) -> list[dict]:
+        """The options as Discord sends them. With ``focused`` (autocomplete) required options may be missing,
+        the focused one carries ``focused: true`` and the raw text typed so far, and nothing is resolved."""
         if subcommand:
             first, _, rest = subcommand.partition(" ")
             for definition in definitions:
                 if definition["name"] == first and definition.get("type") in (1, 2):
                     inner = self._build_options(
-                        definition.get("options") or [], given, rest or None, resolved, in_guild
+                        definition.get("options") or [], given, rest or None, resolved, in_guild, channel_id, focused
                     )
                     option: dict[str, Any] = {"name": first, "type": definition["type"]}
                     option["options"] = inner
@@ -1370,19 +1466,35 @@ class DiscordEmulator:
         if unknown:
             raise ValueError(f"unknown options {sorted(unknown)}; defined: {sorted(by_name)}")
         missing = [d["name"] for d in definitions if d.get("required") and d["name"] not in given]
-        if missing:
+        if missing and focused is None:
             raise ValueError(f"missing required options {missing}")
         built = []
         for name, value in given.items():
             definition = by_name[name]
             otype = definition["type"]
-            built.append({"name": name, "type": otype, "value": self._option_value(otype, value, resolved, in_guild)})
+            if focused is not None:
+                if name == focused:
+                    if otype not in AUTOCOMPLETE_TYPES or not definition.get("autocomplete"):
+                        raise ValueError(f"option {name!r} has no autocomplete; Discord would not ask the bot")
+                    # Discord sends what the user has typed so far, as text, whatever the option's type
+                    built.append({"name": name, "type": otype, "value": str(value), "focused": True})
+                elif otype in (3, 4, 5, 10):
+                    built.append({"name": name, "type": otype, "value": self._option_value(otype, value, {}, False)})
+                continue
+            option_value = self._option_value(otype, value, resolved, in_guild, channel_id)
+            built.append({"name": name, "type": otype, "value": option_value})
             choices = definition.get("choices")
             if choices and built[-1]["value"] not in [c["value"] for c in choices]:
                 raise ValueError(f"{value!r} is not one of the choices for {name!r}")
         return built
 
-    def _option_value(self, otype: int, value: Any, resolved: dict, in_guild: bool) -> Any:
+    def _option_value(self, otype: int, value: Any, resolved: dict, in_guild: bool, channel_id: int = 0) -> Any:
+        if otype == 11:
+            if not isinstance(value, UserFile):
+                raise TypeError("an attachment option takes a UserFile")
+            attachment = self._user_attachment(value, channel_id)
+            resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+            return attachment["id"]
         if otype == 3:
             return str(value)
         if otype == 4:
@@ -1407,12 +1519,125 @@ class DiscordEmulator:
             return channel["id"]
         raise NotImplementedError(f"option type {otype} is not supported by the emulator")
 
+    def _user_attachment(self, file: UserFile, channel_id: int) -> dict:
+        """What Discord's client uploads when a user fills an ATTACHMENT option (refused over the size limit)."""
+        if len(file.data) > self.attachment_size_limit:
+            raise ValueError(
+                f"{file.filename!r} is {len(file.data)} bytes; this server allows uploads up to "
+                f"{self.attachment_size_limit} (set attachment_size_limit to model a boosted server)"
+            )
+        attachment_id = self._snowflake()
+        content_type = file.content_type or _guess_content_type(file.filename)
+        self.attachment_data[attachment_id] = file.data
+        self._attachment_types[attachment_id] = content_type
+        url = self._cdn_url("ephemeral-attachments", channel_id, attachment_id, file.filename)
+        return {
+            "id": str(attachment_id),
+            "filename": file.filename,
+            "size": len(file.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+            "ephemeral": True,
+        }
+
+    def _cdn_signature(self, path: str, expires: str, issued: str) -> str:
+        return hmac.new(self._cdn_key, f"{path}|{expires}|{issued}".encode(), hashlib.sha256).hexdigest()
+
+    def _cdn_url(self, prefix: str, channel_id: int, attachment_id: int, filename: str) -> str:
+        path = f"/{prefix}/{channel_id}/{attachment_id}/{quote(filename, safe='')}"
+        issued = int(time.time())
+        expires, issued_hex = f"{issued + ATTACHMENT_URL_LIFETIME:x}", f"{issued:x}"
+        signature = self._cdn_signature(path, expires, issued_hex)
+        return f"http://127.0.0.1:{self.port}{path}?ex={expires}&is={issued_hex}&hm={signature}&"
+
+    async def _cdn_handler(self, request: web.Request) -> web.StreamResponse:
+        """Serves an attachment's bytes, as Discord's CDN does, when the URL's signature is intact."""
+        path = request.raw_path.split("?", 1)[0]
+        attachment_id = int(request.match_info["attachment_id"])
+        record: dict[str, Any] = {"attachment_id": attachment_id, "path": path, "bytes_sent": 0, "complete": False}
+        self.downloads.append(record)
+        expires, issued = request.query.get("ex", ""), request.query.get("is", "")
+        signature = request.query.get("hm", "")
+        valid = hmac.compare_digest(signature, self._cdn_signature(path, expires, issued))
+        data = self.attachment_data.get(attachment_id)
+        if not valid or data is None or int(expires or "0", 16) < time.time():
+            record["status"] = 404
+            self._notify()
+            return web.Response(status=404, text="This content is no longer available.")
+        record["size"] = len(data)
+        response = web.StreamResponse(status=200)
+        response.content_type = self._attachment_types.get(attachment_id, "application/octet-stream").split(";")[0]
+        if self.cdn_content_length:
+            response.content_length = len(data)
+        else:
+            response.enable_chunked_encoding()
+        try:
+            await response.prepare(request)
+            for start in range(0, len(data), CDN_CHUNK):
+                chunk = data[start : start + CDN_CHUNK]
+                await response.write(chunk)
+                record["bytes_sent"] += len(chunk)
+            await response.write_eof()
+            record["complete"] = True
+        except (ConnectionError, RuntimeError):  # the client stopped reading and closed the connection
+            pass
+        finally:
+            record["status"] = 200
+            self._notify()
+        return response
+
+    async def autocomplete(
+        self,
+        name: str,
+        user: dict,
+        *,
+        focused: str,
+        options: dict,
+        subcommand: str | None = None,
+        channel: str | int = "general",
+        granted: bool = False,
+    ) -> Interaction:
+        """A user types in option ``focused`` of a slash command; ``options`` holds what is typed so far (the
+        focused one included, as text). Dispatches an APPLICATION_COMMAND_AUTOCOMPLETE interaction."""
+        user_id = self._user_id(user)
+        command = self._find_command(name, False, 1)
+        if command is None:
+            raise LookupError(f"command {name!r} is not registered")
+        required = command.get("default_member_permissions")
+        if not granted and required is not None and int(required) & ~self.member_permissions(user_id):
+            raise PermissionError(f"{name!r} requires permissions {required}; Discord would not show it")
+        if focused not in options:
+            raise ValueError("the focused option must be among the options typed")
+        channel_payload = self._resolve_channel(channel)
+        definitions = command.get("options") or []
+        built = self._build_options(
+            definitions, options, subcommand, {}, True, int(channel_payload["id"]), focused=focused
+        )
+        for part in (subcommand or "").split():
+            definitions = next(d for d in definitions if d["name"] == part).get("options") or []
+        data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1, "options": built}
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        payload = self._interaction_payload(AUTOCOMPLETE, user_id, channel_payload)
+        payload["data"] = data
+        interaction = self._dispatch_interaction(payload)
+        interaction.autocomplete_option = next(d for d in definitions if d["name"] == focused)
+        await asyncio.sleep(0)
+        return interaction
+
     async def click(self, message: dict, custom_id: str, user: dict, *, values: list[str] | None = None) -> Interaction:
-        """A user clicks a button (or picks ``values`` in a select) on a bot message; dispatches INTERACTION_CREATE."""
+        """A user clicks a button (or picks ``values`` in a select) on a bot message; dispatches INTERACTION_CREATE.
+
+        An ephemeral message is seen, so clicked, only by the user whose interaction it answered."""
         user_id = self._user_id(user)
         stored = self._messages_by_id.get(int(message["id"]))
         if stored is None or int(stored["author"]["id"]) != self.bot_id:
             raise ValueError("click() needs a message the bot sent")
+        if stored.get("flags", 0) & FLAG_EPHEMERAL:
+            shown_to = ((stored.get("interaction_metadata") or {}).get("user") or {}).get("id")
+            if shown_to != str(user_id):
+                raise PermissionError("only the user an ephemeral message was shown to can see or click it")
         found = [c for _, c in _walk_components(stored.get("components") or [], "components")]
         component = next((c for c in found if c.get("custom_id") == custom_id), None)
         if component is None:
@@ -1598,7 +1823,7 @@ class DiscordEmulator:
         response.headers.update(headers | extra | {"Retry-After": f"{retry_after:.3f}"})
         return response
 
-    def _make_attachments(self, body: dict, uploads: list[_Upload]) -> list[dict]:
+    def _make_attachments(self, body: dict, uploads: list[_Upload], channel_id: int) -> list[dict]:
         described = {str(a.get("id")): a for a in body.get("attachments") or [] if isinstance(a, dict)}
         attachments = []
         for upload in uploads:
@@ -1606,10 +1831,12 @@ class DiscordEmulator:
             meta = described.get(index, {})
             attachment_id = self._snowflake()
             self.attachment_data[attachment_id] = upload.data
-            url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{upload.filename}"
+            filename = meta.get("filename") or upload.filename
+            self._attachment_types[attachment_id] = upload.content_type
+            url = self._cdn_url("attachments", channel_id, attachment_id, filename)
             attachment = {
                 "id": str(attachment_id),
-                "filename": meta.get("filename") or upload.filename,
+                "filename": filename,
                 "size": len(upload.data),
                 "url": url,
                 "proxy_url": url,
@@ -1693,7 +1920,7 @@ class DiscordEmulator:
             flags = (flags & FLAG_EPHEMERAL) | FLAG_LOADING
         else:
             _validate_message_form(body, flags)
-        attachments = self._make_attachments(body, uploads)
+        attachments = self._make_attachments(body, uploads, int(channel["id"]))
         message: dict[str, Any] = {
             "id": str(message_id or self._snowflake()),
             "channel_id": channel["id"],
@@ -1797,7 +2024,7 @@ class DiscordEmulator:
         if "attachments" in body:
             keep = {str(a.get("id")) for a in body["attachments"] or []}
             new["attachments"] = [a for a in new["attachments"] if a["id"] in keep]
-        new["attachments"] = new["attachments"] + self._make_attachments(body, uploads)
+        new["attachments"] = new["attachments"] + self._make_attachments(body, uploads, int(new["channel_id"]))
         if _message_is_empty(new):
             raise DiscordAPIError(400, 50006, "Cannot send an empty message")
         if not completes:
@@ -2208,10 +2435,9 @@ class DiscordEmulator:
             message = self._edit_bot_message(target, data, uploads)
             interaction._original_id = int(message["id"])
         elif rtype == 8:
-            errs = _FormErrors()
-            errs.max_len("data.choices", data.get("choices") or [], 25)
-            errs.raise_if_any()
-            interaction.autocomplete_choices = data.get("choices") or []
+            choices = data.get("choices") or []
+            _validate_choices(choices, (interaction.autocomplete_option or {}).get("type", 3))
+            interaction.autocomplete_choices = choices
         elif rtype == 9:
             errs = _FormErrors()
             errs.length("data.custom_id", data.get("custom_id"), 1, 100)

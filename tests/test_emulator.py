@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -12,7 +13,7 @@ import discord.http
 import pytest
 from discord import app_commands
 
-from tests.discord_emulator import DiscordEmulator, point_discord_py_at, running_client
+from tests.discord_emulator import DiscordEmulator, UserFile, point_discord_py_at, running_client
 
 Scenario = Callable[[DiscordEmulator], Awaitable[None]]
 
@@ -371,3 +372,173 @@ def test_channel_message_rate_limit_answers_429_with_headers() -> None:
             assert len(emulator.rate_limited) == 1 and len(emulator.messages) == 2
 
     asyncio.run(main())
+
+
+def _files_tree(client: discord.Client, received: list[discord.Attachment]) -> app_commands.CommandTree:
+    """A command group `files` with `upload file:` (reads the attachment) and `pick name:` (autocomplete)."""
+    tree = app_commands.CommandTree(client)
+    files = app_commands.Group(name="files", description="Files")
+    names = [f"guide-{i:02}.md" for i in range(40)]
+
+    @files.command(description="Upload a file")
+    async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        received.append(file)
+        data = await file.read()
+        digest = hashlib.sha256(data).hexdigest()
+        await interaction.response.send_message(f"{file.filename} {len(data)} {digest}", ephemeral=True)
+
+    async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if current == "too-many":  # more than Discord accepts
+            return [app_commands.Choice(name=n, value=n) for n in names[:30]]
+        if current == "too-long":
+            return [app_commands.Choice(name="x" * 101, value="x")]
+        return [app_commands.Choice(name=n, value=n) for n in names if n.startswith(current)][:25]
+
+    @files.command(description="Pick a file")
+    @app_commands.autocomplete(name=complete)
+    async def pick(interaction: discord.Interaction, name: str, note: str | None = None) -> None:
+        await interaction.response.send_message(f"picked {name}")
+
+    async def numbers(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+        return [app_commands.Choice(name=f"version {i}", value=i) for i in range(3) if str(i).startswith(current)]
+
+    @files.command(description="Pick a version")
+    @app_commands.autocomplete(version=numbers)
+    async def version(interaction: discord.Interaction, version: int) -> None:
+        await interaction.response.send_message(f"version {version}")
+
+    tree.add_command(files)
+    return tree
+
+
+def test_an_attachment_option_arrives_resolved_and_downloads_from_the_emulator() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        received: list[discord.Attachment] = []
+        tree = _files_tree(client, received)
+        async with running_client(emulator, client):
+            await tree.sync()
+            alice = emulator.add_user("alice")
+            data = "# Guide\n\nHello, ünïcode.\n".encode()
+            sent = await emulator.invoke(
+                "files", alice, subcommand="upload", options={"file": UserFile("guide.md", data)}
+            )
+            command = sent.payload["data"]
+            assert command["options"][0]["type"] == 1 and command["options"][0]["name"] == "upload"
+            option = command["options"][0]["options"][0]
+            assert option["type"] == 11
+            attachment = command["resolved"]["attachments"][option["value"]]
+            assert attachment["filename"] == "guide.md" and attachment["size"] == len(data)
+            assert attachment["content_type"] == "text/markdown; charset=utf-8" and attachment["ephemeral"] is True
+            assert attachment["url"].startswith(f"http://127.0.0.1:{emulator.port}/ephemeral-attachments/")
+            assert "hm=" in attachment["url"]
+
+            response = await sent.wait_response()
+            assert response["data"]["content"] == f"guide.md {len(data)} {hashlib.sha256(data).hexdigest()}"
+            assert received[0].size == len(data) and received[0].content_type.startswith("text/markdown")
+            assert emulator.downloads == [
+                {
+                    "attachment_id": int(option["value"]),
+                    "path": attachment["url"].split("?")[0].removeprefix(f"http://127.0.0.1:{emulator.port}"),
+                    "size": len(data),
+                    "bytes_sent": len(data),
+                    "complete": True,
+                    "status": 200,
+                }
+            ]
+            tampered = attachment["url"].replace("hm=", "hm=0")
+            async with aiohttp.ClientSession() as session, session.get(tampered) as resp:
+                assert resp.status == 404  # a tampered signature gets nothing
+            assert emulator.downloads[-1]["status"] == 404 and emulator.downloads[-1]["bytes_sent"] == 0
+            emulator.cdn_content_length = False  # a CDN that streams without announcing the length
+            async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as resp:
+                assert resp.content_length is None and resp.headers["Transfer-Encoding"] == "chunked"
+                assert await resp.read() == data
+
+            big = UserFile("big.txt", b"a" * (emulator.attachment_size_limit + 1))
+            with pytest.raises(ValueError, match="allows uploads up to"):
+                await emulator.invoke("files", alice, subcommand="upload", options={"file": big})
+            emulator.attachment_size_limit = 100 * 1024 * 1024  # a boosted server
+            boosted = await emulator.invoke("files", alice, subcommand="upload", options={"file": big})
+            assert (await boosted.wait_response())["data"]["content"].startswith(f"big.txt {len(big.data)} ")
+            assert boosted.payload["attachment_size_limit"] == 100 * 1024 * 1024
+            assert emulator.rejected == []
+
+    run(scenario)
+
+
+def test_autocomplete_sends_the_focused_text_and_enforces_discords_limits() -> None:
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        tree = _files_tree(client, [])
+        async with running_client(emulator, client):
+            await tree.sync()
+            bob = emulator.add_user("bob")
+            typing = await emulator.autocomplete(
+                "files", bob, subcommand="pick", focused="name", options={"name": "guide-1", "note": "hi"}
+            )
+            options = typing.payload["data"]["options"][0]["options"]
+            assert {"name": "name", "type": 3, "value": "guide-1", "focused": True} in options
+            assert "resolved" not in typing.payload["data"]
+            choices = await typing.wait_choices()
+            assert [c["value"] for c in choices] == [f"guide-1{i}.md" for i in range(10)]
+            assert typing.responses[0]["type"] == 8
+
+            everything = await emulator.autocomplete(
+                "files", bob, subcommand="pick", focused="name", options={"name": ""}
+            )
+            assert len(await everything.wait_choices()) == 25
+
+            numbered = await emulator.autocomplete(
+                "files", bob, subcommand="version", focused="version", options={"version": "1"}
+            )
+            assert numbered.payload["data"]["options"][0]["options"][0]["value"] == "1", "typed text, not a number"
+            assert await numbered.wait_choices() == [{"name": "version 1", "value": 1}]
+
+            for text, path in (("too-many", "data.choices"), ("too-long", "data.choices.0.name")):
+                await emulator.autocomplete("files", bob, subcommand="pick", focused="name", options={"name": text})
+                rejection = await emulator.wait_for_rejection()
+                assert rejection["code"] == 50035
+                node = rejection["errors"]
+                for part in path.split("."):
+                    node = node[part]
+                assert node["_errors"]
+
+            with pytest.raises(ValueError, match="no autocomplete"):
+                await emulator.autocomplete(
+                    "files", bob, subcommand="pick", focused="note", options={"name": "g", "note": "x"}
+                )
+
+    run(scenario)
+
+
+def test_an_ephemeral_prompt_can_be_clicked_only_by_its_user() -> None:
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", custom_id="confirm", style=discord.ButtonStyle.success)
+        async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.edit_message(content=f"confirmed by {interaction.user.name}", view=None)
+
+    async def scenario(emulator: DiscordEmulator) -> None:
+        client = make_client()
+        tree = app_commands.CommandTree(client)
+
+        @tree.command(description="Asks first")
+        async def delete(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("Are you sure?", view=Confirm(), ephemeral=True)
+
+        async with running_client(emulator, client):
+            await tree.sync()
+            carol, dan = emulator.add_user("carol"), emulator.add_user("dan")
+            asked = await emulator.invoke("delete", carol)
+            await asked.wait_response()
+            prompt = asked.original
+            assert prompt["flags"] & 64
+            with pytest.raises(PermissionError):
+                await emulator.click(prompt, "confirm", dan)
+            clicked = await emulator.click(prompt, "confirm", carol)
+            assert (await clicked.wait_response())["type"] == 7
+            assert emulator.get_message(prompt["id"])["content"] == "confirmed by carol"
+            assert emulator.get_message(prompt["id"])["flags"] & 64
+            assert emulator.rejected == []
+
+    run(scenario)

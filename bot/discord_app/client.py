@@ -23,6 +23,7 @@ import discord
 from discord import app_commands
 
 from bot.config import Settings
+from bot.corpus_admin import CorpusChangeError, CorpusManager
 from bot.discord_app import render
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
 from bot.retrieval import Answer, QuestionError
@@ -107,6 +108,12 @@ class OnboardingBot(discord.Client):
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-sqlite")
         self.typing_after = TYPING_AFTER
         self.serving = True  # False for `python -m bot sync`, which only registers commands
+        # /corpus changes go through the same CorpusManager as `python -m bot corpus`; after each change it calls
+        # the service's reindex, which swaps the live index, so answers quote the change at once
+        self.corpus = CorpusManager.from_settings(
+            settings, self._reindex_after_change, corpus_dir=service.corpus_dir, index_dir=service.index_dir
+        )
+        self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
         self.tree = app_commands.CommandTree(self)
         from bot.discord_app.commands import add_commands
 
@@ -121,9 +128,32 @@ class OnboardingBot(discord.Client):
             ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="bot-worker")
         )
         self.add_dynamic_items(MoreButton, FeedbackButton)
+        await self.recover_corpus()
         if not self.service.loaded:
             await asyncio.to_thread(self.service.load)
         await self.sync_commands()
+
+    async def recover_corpus(self) -> None:
+        """Finish or roll back a corpus change a kill interrupted (its audit row and archived version), before the
+        index is used. `python -m bot run` has already done so before loading the index (then this finds nothing);
+        a bot started any other way is covered here. Recovery never changes a corpus file, and loading the index
+        rebuilds it when the corpus differs from it, so corpus, history and index agree afterwards."""
+        try:
+            repairs = await asyncio.to_thread(self.corpus.recover)
+        except CorpusChangeError as exc:
+            log.error("could not check for interrupted corpus changes: %s", exc)
+            return
+        for line in repairs:
+            log.warning("corpus recovery: %s", line)
+
+    def _reindex_after_change(self) -> object:
+        """CorpusManager's reindex: the live service's, with its progress kept for the /corpus add message."""
+
+        def progress(done: int, total: int) -> None:
+            self.corpus_progress = (done, total)
+
+        self.corpus_progress = None
+        return self.service.reindex(progress=progress)
 
     async def on_ready(self) -> None:
         log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))

@@ -1,4 +1,4 @@
-"""Slash commands: /ask, /quote, /sources for everyone; /reindex and /stats for moderators."""
+"""Slash commands: /ask, /quote, /sources for everyone; /reindex, /stats and /corpus for moderators."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from discord import app_commands
 
+from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusChangeError, check_filename
 from bot.discord_app import render
+from bot.discord_app.views import ConfirmAdd
 from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import BuildBusy, IndexError_
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.0  # seconds between edits of the /reindex progress message
+DOWNLOAD_TIMEOUT = 60.0  # seconds to fetch an attachment from Discord's CDN
+CHANGE_DOCUMENTS = "change the documents"
 
 
 def _bot(interaction: discord.Interaction) -> OnboardingBot:
@@ -36,7 +41,7 @@ async def _moderator(interaction: discord.Interaction, action: str) -> bool:
     if is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
         return True
     text = f"Only moderators can {action} (Manage Server permission or a moderator role)."
-    await interaction.response.send_message(text, ephemeral=True)
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
     return False
 
 
@@ -163,8 +168,213 @@ async def stats(interaction: discord.Interaction) -> None:
     await interaction.followup.send(embed=render.stats_embed(summary), ephemeral=True)
 
 
+# --- /corpus: moderators manage the documents (one code path with `python -m bot corpus`: bot.corpus_admin) -------
+
+corpus = app_commands.Group(
+    name="corpus",
+    description="Moderators: add, remove and restore the documents I quote from",
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_guild=True),
+)
+
+
+class DownloadError(Exception):
+    """The attachment could not be fetched, or was larger than allowed; the message is for the moderator."""
+
+
+async def download(url: str, limit: int) -> bytes:
+    """The file at `url`, reading at most `limit` + 1 bytes: one more than allowed is enough to refuse it."""
+    too_large = f"The file is larger than {limit:,} bytes, the limit for a document. Nothing was changed."
+    try:
+        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            if response.status != 200:
+                raise DownloadError(f"Discord did not give me the file (HTTP {response.status}); upload it again.")
+            if response.content_length is not None and response.content_length > limit:
+                raise DownloadError(too_large)
+            data = bytearray()
+            while len(data) <= limit:
+                chunk = await response.content.read(limit + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DownloadError(f"I could not download the file ({type(exc).__name__}); upload it again.") from exc
+    if len(data) > limit:
+        raise DownloadError(too_large)
+    return bytes(data)
+
+
+def _actor(interaction: discord.Interaction) -> str:
+    return f"{interaction.user.name} ({interaction.user.id})"
+
+
+async def _private(interaction: discord.Interaction, text: str) -> None:
+    """A short private reply, as the response or (after a deferral) the followup; never pings."""
+    text = render.clip(text, render.CONTENT_LIMIT)
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
+async def _document_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    try:
+        names = await asyncio.to_thread(_bot(interaction).corpus.names, current, 25)
+    except CorpusChangeError as exc:
+        log.warning("cannot list documents for autocomplete: %s", exc)
+        return []
+    # a choice's value must fit Discord's 100 characters; longer names (put in corpus/ by hand) are typed in full
+    return [app_commands.Choice(name=render.choice_name(n), value=n) for n in names if len(n) <= render.CHOICE_LIMIT]
+
+
+async def _version_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    from bot.discord_app.client import is_moderator
+
+    bot = _bot(interaction)
+    if not is_moderator(interaction, bot.settings.moderator_role_ids):
+        return []
+    try:
+        versions = await asyncio.to_thread(bot.corpus.versions)
+    except CorpusChangeError as exc:
+        log.warning("cannot list versions for autocomplete: %s", exc)
+        return []
+    needle = current.strip().lstrip("#").lower()
+    found = [v for v in versions if needle in v.name.lower() or needle == str(v.id)]
+    return [app_commands.Choice(name=render.version_choice(v), value=v.id) for v in found[:25]]
+
+
+@corpus.command(name="add")
+@app_commands.describe(file="A .md, .txt or .html document (at most 1 MB); you see a preview before anything changes")
+async def corpus_add(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    """Add a document (or replace one of the same name) after a preview."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, CHANGE_DOCUMENTS):
+        return
+    if file.size > MAX_UPLOAD_BYTES:  # refused from Discord's metadata, before a single byte is downloaded
+        limit = f"a document can be at most {MAX_UPLOAD_BYTES:,} bytes"
+        await _private(interaction, f"The file is {file.size:,} bytes; {limit}. Nothing was changed.")
+        return
+    try:
+        check_filename(file.filename)  # a bad name is refused before downloading, too
+    except CorpusChangeError as exc:
+        await _private(interaction, f"{exc} Nothing was changed.")
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        data = await download(file.url, MAX_UPLOAD_BYTES)
+        preview = await asyncio.to_thread(bot.corpus.prepare, file.filename, data)
+    except (DownloadError, CorpusChangeError) as exc:
+        await _private(interaction, str(exc))
+        return
+    view = ConfirmAdd(interaction.user.id, file.filename, data, preview)
+    view.message = await interaction.followup.send(
+        embed=render.corpus_preview_embed(preview, file.filename),
+        view=view,
+        ephemeral=True,
+        allowed_mentions=render.NO_PINGS,
+        wait=True,
+    )
+
+
+@corpus.command(name="remove")
+@app_commands.describe(name="The document to remove; its text is kept and can be restored")
+@app_commands.autocomplete(name=_document_choices)
+async def corpus_remove(interaction: discord.Interaction, name: str) -> None:
+    """Remove a document (its text is archived and can be restored)."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, CHANGE_DOCUMENTS):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        change = await asyncio.to_thread(bot.corpus.remove, name, _actor(interaction))
+    except CorpusChangeError as exc:
+        await _private(interaction, str(exc))
+        return
+    log.info("corpus change by %s: %s", _actor(interaction), change.summary)
+    await _private(interaction, f"{change.summary}\nUndo with /corpus restore version:{change.archived_version}.")
+
+
+@corpus.command(name="restore")
+@app_commands.describe(version="The archived version to put back (type a document name to find its versions)")
+@app_commands.autocomplete(version=_version_choices)
+async def corpus_restore(interaction: discord.Interaction, version: app_commands.Range[int, 1]) -> None:
+    """Put back a version of a document that was replaced or removed."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, CHANGE_DOCUMENTS):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        change = await asyncio.to_thread(bot.corpus.restore, version, _actor(interaction))
+    except CorpusChangeError as exc:
+        await _private(interaction, str(exc))
+        return
+    log.info("corpus change by %s: %s", _actor(interaction), change.summary)
+    await _private(interaction, change.summary)
+
+
+@corpus.command(name="list")
+async def corpus_list(interaction: discord.Interaction) -> None:
+    """The documents in the corpus, with passage counts and sizes."""
+    bot = _bot(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        documents = await asyncio.to_thread(bot.corpus.list)
+    except CorpusChangeError as exc:
+        await _private(interaction, str(exc))
+        return
+    embed = render.corpus_list_embed(documents)
+    await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
+@corpus.command(name="show")
+@app_commands.describe(name="The document to show")
+@app_commands.autocomplete(name=_document_choices)
+async def corpus_show(interaction: discord.Interaction, name: str) -> None:
+    """A document's title, sections, passage count and first passages."""
+    bot = _bot(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        info = await asyncio.to_thread(bot.corpus.show, name)
+    except CorpusChangeError as exc:
+        await _private(interaction, str(exc))
+        return
+    embed = render.corpus_document_embed(info)
+    await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
+async def _history_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    bot = _bot(interaction)
+    try:
+        names = await asyncio.to_thread(bot.corpus.names, current, 25)
+        names += [n for n in await asyncio.to_thread(bot.corpus.removed_names, current, 25) if n not in names]
+    except CorpusChangeError as exc:
+        log.warning("cannot list documents for autocomplete: %s", exc)
+        return []
+    fitting = [n for n in names if len(n) <= render.CHOICE_LIMIT][:25]
+    return [app_commands.Choice(name=render.choice_name(n), value=n) for n in fitting]
+
+
+@corpus.command(name="history")
+@app_commands.describe(name="Only the changes to this document, current or removed (optional)")
+@app_commands.autocomplete(name=_history_choices)
+async def corpus_history(interaction: discord.Interaction, name: str | None = None) -> None:
+    """Who changed which document, and when (moderators)."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, "see the history of changes"):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        entries = await asyncio.to_thread(bot.corpus.history, 20, name)
+    except CorpusChangeError as exc:
+        await _private(interaction, str(exc))
+        return
+    embed = render.corpus_history_embed(entries, name)
+    await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
 def add_commands(tree: app_commands.CommandTree) -> None:
-    for command in (ask, quote, sources, reindex, stats):
+    for command in (ask, quote, sources, reindex, stats, corpus):
         tree.add_command(command)
 
     @tree.error

@@ -7,10 +7,12 @@ Quotes go into embeds, which never notify anyone; every send also passes `allowe
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import discord
 
+from bot.corpus_admin import AuditEntry, DocumentInfo, Preview, Version
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result
 from bot.service import ReindexReport, Source
@@ -166,6 +168,11 @@ def reindex_summary(report: ReindexReport) -> str:
         f"Passages: {report.passages_added} added, {report.passages_removed} removed, "
         f"{report.passages_unchanged} unchanged.",
     ]
+    if build.documents > build.embedded_documents:
+        lines.append(
+            f"Embedded only what changed: {build.embedded_documents} document(s); "
+            f"reused {build.documents - build.embedded_documents} unchanged."
+        )
     for label, names in (("Added", build.added), ("Changed", build.changed), ("Removed", build.removed)):
         if names:
             lines.append(f"{label}: " + ", ".join(f"`{clip(n, 100)}`" for n in names))
@@ -186,3 +193,129 @@ def fit(embed: discord.Embed) -> discord.Embed:
     while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:
         embed.remove_field(len(embed.fields) - 1)
     return embed
+
+
+# --- /corpus -------------------------------------------------------------------------------------------------------
+
+CHOICE_LIMIT = 100  # Discord: an autocomplete choice's name and a string value are at most 100 characters
+CORPUS_LIST_SHOWN = 40  # documents listed by /corpus list; the rest are counted
+
+
+def _plain(text: str, limit: int) -> str:
+    """User- or document-supplied text shown as written: clipped, Discord formatting escaped."""
+    return discord.utils.escape_markdown(clip(" ".join(text.split()), limit))
+
+
+def _code(name: str) -> str:
+    """A file name in code style (a backtick in it would end the code span early)."""
+    return f"`{clip(name.replace('`', 'ˋ'), 100)}`"
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
+
+
+def _size(size: int) -> str:
+    return f"{size / 1000:.1f} kB" if size >= 1000 else f"{size} bytes"
+
+
+def _timestamp(at: float) -> str:
+    """A Discord timestamp: every reader sees it in their own time zone."""
+    return f"<t:{int(at)}:f>"
+
+
+def corpus_preview_embed(preview: Preview, uploaded_as: str) -> discord.Embed:
+    """What `/corpus add` would do, before it does it."""
+    verb = "Replace" if preview.replaces else "Add"
+    embed = discord.Embed(colour=COLOUR, title=clip(f"{verb} {preview.name}?", TITLE_LIMIT))
+    lines = [
+        f"**{_plain(preview.title, 200)}**",
+        f"{_count(len(preview.sections), 'section')} · {_count(preview.paragraphs, 'paragraph')} · "
+        f"**{_count(preview.passages, 'passage')}** · {_size(preview.size)}",
+    ]
+    if preview.name != uploaded_as:
+        lines.append(f"Stored as {_code(preview.name)} (converted to Markdown text; scripts and styles dropped).")
+    if preview.replaces:
+        lines.append(
+            f"A document named {_code(preview.name)} already exists: its current text is kept as an archived "
+            "version that `/corpus restore` can bring back."
+        )
+    embed.description = clip("\n".join(lines), DESCRIPTION_LIMIT)
+    if preview.sections:
+        sections = "\n".join(f"• {_plain(section, 150)}" for section in preview.sections[:15])
+        if len(preview.sections) > 15:
+            sections += f"\n… and {len(preview.sections) - 15} more"
+        embed.add_field(name="Sections", value=clip(sections, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text=f"{verb}: the index is updated at once, and answers quote it right away.")
+    return fit(embed)
+
+
+def corpus_list_embed(documents: Sequence[DocumentInfo]) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title="Documents in the corpus")
+    lines = []
+    for doc in documents[:CORPUS_LIST_SHOWN]:
+        indexed = f" · indexed {doc.indexed_at}" if doc.indexed_at else " · not indexed yet"
+        lines.append(
+            f"**{_plain(doc.title, 120)}**\n{_code(doc.name)} · {_count(doc.passages, 'passage')} · "
+            f"{_size(doc.size)}{indexed}"
+        )
+    text = "\n".join(lines) or "The corpus is empty."
+    if len(documents) > CORPUS_LIST_SHOWN:
+        text += f"\n… and {len(documents) - CORPUS_LIST_SHOWN} more (`python -m bot corpus list` shows all)."
+    embed.description = clip(text, DESCRIPTION_LIMIT)
+    embed.set_footer(text=f"{len(documents)} documents, {sum(d.passages for d in documents)} passages")
+    return fit(embed)
+
+
+def corpus_document_embed(doc: DocumentInfo) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title=clip(doc.title, TITLE_LIMIT), url=doc.url or None)
+    indexed = doc.indexed_at or "not indexed yet"
+    embed.description = clip(
+        f"{_code(doc.name)} · {_count(doc.passages, 'passage')} · {_size(doc.size)} · indexed {indexed}",
+        DESCRIPTION_LIMIT,
+    )
+    if doc.sections:
+        sections = "\n".join(f"• {_plain(section, 150)}" for section in doc.sections[:15])
+        if len(doc.sections) > 15:
+            sections += f"\n… and {len(doc.sections) - 15} more"
+        embed.add_field(name="Sections", value=clip(sections, FIELD_VALUE_LIMIT), inline=False)
+    for number, passage in enumerate(doc.first_passages[:3], start=1):
+        embed.add_field(name=f"Passage {number}", value=block_quote(clip(passage, 900)), inline=False)
+    return fit(embed)
+
+
+def corpus_history_embed(entries: Sequence[AuditEntry], name: str | None = None) -> discord.Embed:
+    title = f"Changes to {clip(name, 100)}" if name else "Corpus changes"
+    embed = discord.Embed(colour=COLOUR, title=clip(title, TITLE_LIMIT))
+    lines = []
+    for entry in entries:
+        version = f" · old text kept as version {entry.version}" if entry.version else ""
+        detail = f" · {_plain(entry.detail, 200)}" if entry.detail else ""
+        lines.append(
+            f"{_timestamp(entry.at)} · {_plain(entry.actor, 80)} · **{entry.action}** {_code(entry.name)}"
+            f"{version}{detail}"
+        )
+    embed.description = clip("\n".join(lines) or "No changes recorded yet.", DESCRIPTION_LIMIT)
+    embed.set_footer(text="Newest first. Every replaced or removed version can be restored with /corpus restore.")
+    return fit(embed)
+
+
+def version_choice(version: Version) -> str:
+    """An autocomplete line for a version: "name · date · reason", within Discord's 100 characters."""
+    when = dt.datetime.fromtimestamp(version.archived_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    tail = f" · {when} · {version.reason} · #{version.id}"
+    return clip(version.name, CHOICE_LIMIT - len(tail)) + tail
+
+
+def choice_name(text: str) -> str:
+    """Text for an autocomplete choice name (1-100 characters, one line)."""
+    return clip(" ".join(text.split()), CHOICE_LIMIT) or "?"
+
+
+def corpus_progress_text(action: str, name: str, progress: tuple[int, int] | None) -> str:
+    if progress is None:
+        return f"{action} {_code(name)}… updating the index."
+    done, total = progress
+    share = done / total if total else 1.0
+    filled = round(share * 20)
+    return f"{action} {_code(name)}… `{'█' * filled}{'░' * (20 - filled)}` {share:.0%} ({done}/{total})"

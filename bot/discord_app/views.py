@@ -1,20 +1,25 @@
-"""The buttons under an answer: More, Helpful, Not helpful.
+"""Buttons: More, Helpful, Not helpful under an answer; Confirm (or Replace) / Cancel under a /corpus add preview.
 
-They are dynamic items: the question's database id lives in the button's custom_id, so the buttons keep working after
-the bot restarts (no in-memory view has to survive).
+The answer buttons are dynamic items: the question's database id lives in the button's custom_id, so they keep working
+after the bot restarts (no in-memory view has to survive). The preview's buttons live only as long as the preview
+(a few minutes, in memory with the uploaded bytes); after a restart the moderator uploads again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
 import sqlite3
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.corpus_admin import CorpusChangeError, Preview
 from bot.discord_app import render
 from bot.store import StoreError
 
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 SHOWN = 3  # passages in the first answer
 MORE = 3  # passages per press of More
 MAX_PASSAGES = 12  # More stops offering more after this many
+CONFIRM_TIMEOUT = 300.0  # seconds a /corpus add preview waits for Confirm (well within the 15-minute token)
+PROGRESS_EVERY = 1.0  # seconds between progress edits while a corpus change reindexes
 
 
 def _bot(interaction: discord.Interaction) -> OnboardingBot:
@@ -119,3 +126,109 @@ def answer_view(question_id: int) -> discord.ui.View:
     view.add_item(FeedbackButton(question_id, helpful=True))
     view.add_item(FeedbackButton(question_id, helpful=False))
     return view
+
+
+class ConfirmAdd(discord.ui.View):
+    """Confirm (or Replace) / Cancel under a private /corpus add preview. Only the moderator who uploaded the file may
+    press them; the change runs in a worker thread and is checked against the previewed bytes (`expected`)."""
+
+    def __init__(self, owner_id: int, filename: str, data: bytes, preview: Preview) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT)
+        self.owner_id = owner_id
+        self.filename = filename
+        self.data = data
+        self.preview = preview
+        self.message: discord.WebhookMessage | None = None  # the preview, to say so when it times out
+        self.decided = False
+        self.confirm.label = "Replace" if preview.replaces else "Confirm"
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        from bot.discord_app.client import is_moderator
+
+        bot = _bot(interaction)
+        if interaction.user.id != self.owner_id:
+            text = "Only the moderator who uploaded this file can confirm it."
+        elif not is_moderator(interaction, bot.settings.moderator_role_ids):
+            text = "Only moderators can change the documents (Manage Server permission or a moderator role)."
+        elif self.decided:
+            text = "This preview was already answered."
+        else:
+            self.decided = True
+            return True
+        await interaction.response.send_message(text, ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        bot = _bot(interaction)
+        self.stop()
+        action = "Replacing" if self.preview.replaces else "Adding"
+        await interaction.response.edit_message(
+            content=render.corpus_progress_text(action, self.preview.name, None), view=None
+        )
+        actor = f"{interaction.user.name} ({interaction.user.id})"
+        bot.corpus_progress = None
+        work = asyncio.create_task(
+            asyncio.to_thread(
+                bot.corpus.add,
+                self.filename,
+                self.data,
+                actor,
+                replace=self.preview.replaces,
+                expected=self.preview.digest,
+            )
+        )
+        shown: tuple[int, int] | None = None
+        started = time.monotonic()
+        while not work.done():
+            await asyncio.wait([work], timeout=PROGRESS_EVERY)
+            latest = bot.corpus_progress
+            if latest is not None and latest != shown and not work.done():
+                shown = latest
+                with _logged("cannot show the corpus change's progress"):
+                    await interaction.edit_original_response(
+                        content=render.corpus_progress_text(action, self.preview.name, shown)
+                    )
+        try:
+            change = work.result()
+        except CorpusChangeError as exc:
+            text = str(exc)
+        except Exception:
+            log.exception("/corpus add failed after %.1f s", time.monotonic() - started)
+            text = "The change failed with an unexpected error (see the bot's log)."
+        else:
+            log.info("corpus change by %s: %s", actor, change.summary)
+            text = change.summary
+        with _logged("cannot show the result of /corpus add"):
+            await interaction.edit_original_response(content=render.clip(text, render.CONTENT_LIMIT))
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Cancelled; nothing was changed.", embed=None, view=None)
+
+    async def on_timeout(self) -> None:
+        if self.decided or self.message is None:
+            return
+        self.decided = True
+        with _logged("cannot mark the /corpus add preview as expired"):
+            await self.message.edit(
+                content="This preview expired; nothing was changed. Run /corpus add again.", embed=None, view=None
+            )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        log.error("a /corpus add button failed", exc_info=error)
+        text = "Something went wrong on my side; the moderators can find the details in the bot's log."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+
+@contextlib.contextmanager
+def _logged(what: str) -> Iterator[None]:
+    """Log (instead of raising) a failed edit: the change itself is already decided."""
+    try:
+        yield
+    except discord.HTTPException as exc:
+        log.warning("%s: %s", what, exc)

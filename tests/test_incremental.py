@@ -1,0 +1,112 @@
+"""Incremental reindex: only what changed is parsed and embedded, and the result equals a full rebuild's."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.embedding import TextEncoder
+from bot.index import build_index, current_build, load_index
+from bot.retrieval import Retriever
+from tests.conftest import CORPUS, GUIDES
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    for name in ("first-contribution.md", "non-code-contributions.md", "help-wanted.md"):
+        shutil.copy(GUIDES / name, corpus / name)
+    (corpus / "notes.md").write_text("---\ntitle: Notes\n---\n\n```\nonly code here\n```\n")  # skipped: no prose
+    return corpus
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: TextEncoder) -> None:
+        self.inner = inner
+        self.name, self.fingerprint, self.model_dir = inner.name, inner.fingerprint, inner.model_dir
+        self.runtime = inner.runtime
+        self.texts: list[str] = []
+
+    def encode(self, texts, batch_size=64, progress=None):
+        self.texts += texts
+        return self.inner.encode(texts, batch_size=batch_size, progress=progress)
+
+    def encode_query(self, text):
+        return self.inner.encode_query(text)
+
+
+def assert_same_index(a: Path, b: Path) -> None:
+    """Two index directories hold the same passages, vectors (bit for bit) and BM25 scores."""
+    left, right = load_index(a), load_index(b)
+    assert left.documents == right.documents
+    assert left.paragraphs == right.paragraphs
+    assert left.sections == right.sections
+    for name in ("window_para", "window_first", "window_len", "window_vectors", "paragraph_vectors"):
+        assert np.array_equal(getattr(left, name), getattr(right, name)), name
+    assert np.array_equal(left.section_vectors, right.section_vectors)
+    tokens = ["review", "contribut", "issu"]
+    assert np.array_equal(left.bm25.get_scores(tokens), right.bm25.get_scores(tokens))
+    keep = ("indexed", "files", "skipped", "counts", "chunking")
+    assert {k: left.manifest[k] for k in keep} == {k: right.manifest[k] for k in keep}
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "remove"])
+def test_one_changed_file_is_all_that_is_embedded_and_the_result_equals_a_full_rebuild(
+    change: str, corpus: Path, tmp_path: Path, fast_encoder: TextEncoder
+):
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    if change == "edit":
+        path = corpus / "help-wanted.md"
+        path.write_text(path.read_text() + "\nGood first issues are a gentle way to start reviewing code.\n")
+    elif change == "add":
+        (corpus / "sub").mkdir()
+        (corpus / "sub" / "faq.md").write_text("# FAQ\n\nThe mailing list is the best place for long questions.\n")
+    else:
+        (corpus / "first-contribution.md").unlink()
+
+    counting = CountingEncoder(fast_encoder)
+    report = build_index(corpus, tmp_path / "index", counting)
+    expected = {"edit": (1, ["help-wanted.md"]), "add": (1, ["sub/faq.md"]), "remove": (0, [])}[change]
+    assert (report.embedded_documents, report.changed + report.added) == expected
+    assert report.embedded_texts == len(counting.texts) == len(set(counting.texts))
+    if change == "remove":
+        assert report.removed == ["first-contribution.md"] and counting.texts == []
+    else:  # only the changed document's texts were embedded
+        changed = load_index(tmp_path / "index")
+        d = next(i for i, doc in enumerate(changed.documents) if doc["name"] == expected[1][0])
+        own = {p.text for p in changed.paragraphs if p.doc == d}
+        assert own <= set(counting.texts)
+        assert len(counting.texts) < changed.size / 3
+    assert [s.name for s in report.skipped] == ["notes.md"]
+
+    build_index(corpus, tmp_path / "full", fast_encoder)  # from scratch
+    assert_same_index(tmp_path / "index", tmp_path / "full")
+
+
+def test_reuse_follows_the_live_index_in_memory_and_answers_change(
+    corpus: Path, tmp_path: Path, fast_encoder: TextEncoder
+):
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    live = load_index(tmp_path / "index")
+    (corpus / "office-hours.md").write_text(
+        "# Office hours\n\nNewcomers can bring any question to the monthly office hours on the community calendar.\n"
+    )
+    counting = CountingEncoder(fast_encoder)
+    report = build_index(corpus, tmp_path / "index", counting, previous=live)
+    assert report.added == ["office-hours.md"] and report.embedded_documents == 1
+    answer = Retriever(load_index(tmp_path / "index"), fast_encoder).answer("when are the office hours?")
+    assert answer.answered and answer.results[0].document == "office-hours.md"
+
+
+def test_a_model_or_runtime_change_embeds_everything(corpus: Path, tmp_path: Path, fast_encoder, embedder):
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    counting = CountingEncoder(embedder)  # sentence-transformers: same model, another runtime
+    report = build_index(corpus, tmp_path / "index", counting)
+    assert report.embedded_documents == report.documents == 4
+    manifest = json.loads((current_build(tmp_path / "index") / "manifest.json").read_text())
+    assert manifest["model"]["runtime"] == "sentence-transformers"
