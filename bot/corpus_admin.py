@@ -28,9 +28,10 @@ Both tables live in the SQLite file of DATABASE_PATH (the file bot.store uses) b
 a corpus change needs its own transactions, ordered with file operations, from the CLI as well as the bot, and
 bot.store's Store is the bot's question log with one shared connection.
 
-Fault injection for the crash tests: when the environment variable ONBOARDING_CRASH_AT names a step (`archived`,
-`journaled`, `written`, `recorded`), the process sends itself SIGKILL right after that step. This is a real kill of a
-real process, used by tests/test_corpus_cli.py to check recover(); it is read nowhere else and unset in normal use.
+Fault injection for the crash tests: when the environment variable ONBOARDING_CRASH_AT names a step (`writing`: a temp
+file is written but not yet renamed, in the archive or the corpus; `archived`: step a; `journaled`: b; `written`: c;
+`recorded`: d), the process sends itself SIGKILL right after that step. This is a real kill of a real process, used
+by tests/test_corpus_cli.py to check recover(); the variable is read nowhere else and unset in normal use.
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ _DROPPED = frozenset(
 )
 _BLOCKS = frozenset(
     "p div section article main header footer aside li ul ol dl dt dd blockquote pre h1 h2 h3 h4 h5 h6 hr "
-    "figure figcaption address details summary body html tr form fieldset legend center".split()
+    "figure figcaption address details summary body html form fieldset legend center".split()
 )
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&#])")
@@ -469,6 +470,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _crash_point("writing")
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -840,13 +842,19 @@ class CorpusManager:
                 if now == new_digest:
                     self._complete(db, audit_id, "; completed after an interruption")
                     repairs.append(f"Completed the interrupted {action} of {name}.")
-                else:
-                    note = "; interrupted before the file changed" if now == old_digest else "; file changed elsewhere"
+                elif now == old_digest:
                     db.execute(
                         "UPDATE corpus_audit SET state = 'abandoned', detail = detail || ? WHERE id = ?",
-                        (note, audit_id),
+                        ("; interrupted before the file changed", audit_id),
                     )
                     repairs.append(f"Rolled back the interrupted {action} of {name} (it had not changed yet).")
+                else:  # edited by hand since: not this change's doing, but the text it archived stays restorable
+                    version = self._complete(db, audit_id, "; interrupted, and the file was changed by someone else")
+                    db.execute("UPDATE corpus_audit SET state = 'abandoned' WHERE id = ?", (audit_id,))
+                    kept = f"; its earlier text is version {version}" if version else ""
+                    repairs.append(f"The interrupted {action} of {name} found the file changed by hand{kept}.")
+        for line in repairs:
+            log.info("%s", line)
         return repairs
 
     def _remove_temp_files(self) -> None:

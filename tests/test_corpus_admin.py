@@ -20,6 +20,8 @@ from bot.corpus_admin import (
     CorpusManager,
     UnknownDocument,
     check_filename,
+    html_to_markdown,
+    parse_document,
 )
 from bot.embedding import Embedder
 from bot.index import build_index, current_build, load_index, read_manifest
@@ -320,6 +322,48 @@ def test_html_is_stored_as_markdown_text_without_its_scripts(tiny: Workspace, em
     answer = Retriever(load_index(tiny.index), embedder).answer("when are the office hours?")
     assert answer.answered and answer.results[0].source == "Newcomer FAQ"
     assert answer.results[0].quote.startswith("Office hours happen every Thursday at 16:00 UTC")
+
+
+def test_html_conversion_keeps_structure_and_drops_what_is_not_text():
+    page = (
+        "<html><head><title>Docs</title><meta name='description' content='How we work together, in short.'>"
+        "</head><body><h1>Docs</h1><h2>Review &amp; <a href='https://example.com/r'>merge</a></h2>"
+        "<p>Use <code>make test</code> before *every* push; 1 + 1 = 2.</p>"
+        "<ol><li>Fork the repository on GitHub.</li><li><p>Open a pull request with a clear title.</p></li></ol>"
+        "<blockquote><p>Be kind to every reviewer you meet.</p></blockquote>"
+        "<pre>$ make test\n$ git push</pre>"
+        "<p>Click <a href='javascript:alert(1)'>here</a> or <a href='#top'>go up</a> now.</p>"
+        "<p>3. Not a list, just a sentence that starts with a number.</p>"
+        "<table><tr><td>a table cell with several words</td></tr></table>"
+        "<script>var text = 'never shown to anyone at all';</script><div>Last words of the page here.</div>"
+        "<iframe src='x'>frame text that is never shown</iframe>"
+    )
+    markdown = html_to_markdown(page)
+    assert markdown == (
+        "---\ntitle: Docs\ndescription: How we work together, in short.\n---\n\n"
+        "# Docs\n\n"
+        "## Review \\& [merge](https://example.com/r)\n\n"
+        "Use make test before \\*every\\* push; 1 + 1 = 2.\n\n"
+        "- Fork the repository on GitHub.\n\n"
+        "- Open a pull request with a clear title.\n\n"
+        "> Be kind to every reviewer you meet.\n\n"
+        "```\n$ make test\n$ git push\n```\n\n"
+        "Click here or go up now.\n\n"
+        "3\\. Not a list, just a sentence that starts with a number.\n\n"
+        "Last words of the page here.\n"
+    )
+    doc = parse_document(markdown, "docs.md")
+    assert doc.title == "Docs"
+    assert [(p.text, p.section, p.kind) for p in doc.paragraphs] == [
+        ("How we work together, in short.", (), "prose"),
+        ("Use make test before *every* push; 1 + 1 = 2.", ("Review & merge",), "prose"),
+        ("Fork the repository on GitHub.", ("Review & merge",), "list"),
+        ("Open a pull request with a clear title.", ("Review & merge",), "list"),
+        ("Be kind to every reviewer you meet.", ("Review & merge",), "quote"),
+        ("Click here or go up now.", ("Review & merge",), "prose"),
+        ("3. Not a list, just a sentence that starts with a number.", ("Review & merge",), "prose"),
+        ("Last words of the page here.", ("Review & merge",), "prose"),
+    ]
 
 
 def test_unknown_names_and_versions_and_the_last_document(tiny: Workspace):

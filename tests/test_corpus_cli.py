@@ -307,7 +307,7 @@ def test_two_processes_changing_at_once_leave_a_consistent_corpus(cli: Cli):
         subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env, cwd=PROJECT_ROOT)
         for c in commands
     ]
-    results = [(p.wait(timeout=600), p.stderr.read() if p.stderr else "") for p in processes]
+    results = [(p.returncode, err) for p in processes for _, err in [p.communicate(timeout=600)]]
     for code, err in results:
         assert code == 0 or (code == 2 and "Another corpus change is in progress" in err), err
     assert any(code == 0 for code, _ in results)
@@ -322,8 +322,10 @@ def test_two_processes_changing_at_once_leave_a_consistent_corpus(cli: Cli):
 
 # (change, step it is killed after, whether the change had happened by then)
 KILLS = [
+    ("add", "writing", False),  # the new text half-way: in a temp file next to the document
     ("add", "journaled", False),
     ("add", "written", True),
+    ("replace", "writing", False),  # the old text half-way into the archive
     ("replace", "archived", False),
     ("replace", "journaled", False),
     ("replace", "written", True),
@@ -347,15 +349,19 @@ def test_killed_in_the_middle_the_next_command_makes_everything_agree(
 ):
     killed = cli.run(*change_args(cli, change), crash_at=step)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    journal = {"archived": [], "recorded": [("done",)]}.get(step, [("pending",)])
+    before_journal = step == "archived" or (step == "writing" and change == "replace")
+    journal = [] if before_journal else [("done",)] if step == "recorded" else [("pending",)]
     assert cli.rows("SELECT state FROM corpus_audit") == journal  # it really died at that step
+    if step == "writing":  # a temp file is left behind, hidden so the index never reads it
+        folder = cli.corpus if change == "add" else cli.archive
+        assert [p.name.startswith(".") and ".corpus-tmp-" in p.name for p in folder.rglob(".*")] == [True]
 
     # the next command (itself a change) repairs, then reindexes everything
     other = cli.run("corpus", "add", str(cli.upload("other.txt", HELLO.replace(b"Hello", b"Greetings"))), "--yes")
     assert other.returncode == 0, other.stderr
     name = "triage.md" if change == "add" else "walrus.md"
     action = {"add": "add", "replace": "replace", "remove": "remove"}[change]
-    if step in ("archived", "recorded"):  # killed before the journal row, or after the change was recorded
+    if before_journal or step == "recorded":  # killed before the journal row, or after the change was recorded
         assert "interrupted" not in other.stderr
     elif happened:
         assert f"Completed the interrupted {action} of {name}." in other.stderr
@@ -375,7 +381,7 @@ def test_killed_in_the_middle_the_next_command_makes_everything_agree(
     audit = cli.rows("SELECT action, name, state, version FROM corpus_audit ORDER BY id")
     versions = cli.rows("SELECT id, name, digest, size, reason FROM corpus_versions")
     assert audit[-1] == ("add", "other.txt", "done", None)
-    if step == "archived":  # only an archive copy was made (harmless: content-addressed, the old text is unchanged)
+    if before_journal:  # at most an archive copy was made (harmless: content-addressed, the old text is unchanged)
         assert len(audit) == 1
     else:
         assert audit[0][:3] == (action, name, "done" if happened else "abandoned")
@@ -410,3 +416,23 @@ def test_killed_before_reindexing_the_next_start_rebuilds_the_index(cli: Cli):
     assert cli.rows("SELECT action, name, state FROM corpus_audit") == [("add", "triage.md", "done")]
     history = cli.run("corpus", "history")
     assert "add triage.md  3 passages, 236 bytes; completed after an interruption" in history.stdout
+
+
+def test_a_file_edited_by_hand_after_a_kill_loses_no_text(cli: Cli):
+    killed = cli.run(*change_args(cli, "replace"), crash_at="journaled")
+    assert killed.returncode == -signal.SIGKILL
+    edited = b"# Edited by hand\n\nSomeone changed this file with a text editor while the bot was down.\n"
+    (cli.corpus / "walrus.md").write_bytes(edited)
+
+    history = cli.run("corpus", "history")
+    assert history.returncode == 0, history.stderr
+    assert history.stderr.strip() == (
+        "The interrupted replace of walrus.md found the file changed by hand; its earlier text is version 1."
+    )
+    assert history.stdout.strip() == "No corpus changes recorded yet."  # the replace itself never happened
+    assert (cli.corpus / "walrus.md").read_bytes() == edited
+    assert cli.rows("SELECT id, name, digest, reason FROM corpus_versions") == [
+        (1, "walrus.md", sha(WALRUS), "replaced")
+    ]
+    assert cli.rows("SELECT state FROM corpus_audit") == [("abandoned",)]
+    assert (cli.archive / sha(WALRUS)[:2] / sha(WALRUS)).read_bytes() == WALRUS
