@@ -104,6 +104,14 @@ class _Scored:
     dense: np.ndarray  # every window's similarity to the question
 
 
+@dataclass(frozen=True)
+class Dense:
+    """A question's similarity to every window, and to every paragraph that is more than one window."""
+
+    windows: np.ndarray
+    rest: np.ndarray
+
+
 class Retriever:
     def __init__(self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None) -> None:
         self.index = index
@@ -146,25 +154,31 @@ class Retriever:
         query = self.embedder.encode_query(self.rewrite(text)[0])
         return self.answer_vector(text, query, k)
 
-    def answer_vector(self, text: str, query: np.ndarray, k: int = 3) -> Answer:
-        """Answer with a precomputed embedding of `self.rewrite(text)[0]`."""
+    def dense(self, queries: np.ndarray) -> list[Dense]:
+        """Similarities of several questions at once, in one pass over the vectors."""
+        windows = queries @ self.index.window_vectors.T
+        rest = queries @ self._rest_vectors.T
+        return [Dense(windows[i], rest[i]) for i in range(len(queries))]
+
+    def answer_vector(self, text: str, query: np.ndarray, k: int = 3, dense: Dense | None = None) -> Answer:
+        """Answer with a precomputed embedding of `self.rewrite(text)[0]` (and its similarities, from `dense`)."""
         if self.index.size == 0:
             return Answer(text, False)
-        scored = self._score(text, query)
+        scored = self._score(text, query, dense or self.dense(query[None, :])[0])
         answered = scored.confidence >= self.weights.threshold
         results = self._select(scored, k) if answered else []
         return Answer(text, answered and bool(results), results, scored.confidence)
 
-    def _score(self, text: str, query: np.ndarray) -> _Scored:
+    def _score(self, text: str, query: np.ndarray, dense: Dense) -> _Scored:
         w = self.weights
         idx = self.index
         n = idx.size
         rewritten, named = self.rewrite(text)
 
-        dense_all = idx.window_vectors @ query
+        dense_all = dense.windows
         para_sim = np.empty(len(idx.paragraphs), dtype=dense_all.dtype)
         para_sim[self._para_single] = dense_all[self._para_start[self._para_single]]
-        para_sim[self._para_rest] = self._rest_vectors @ query
+        para_sim[self._para_rest] = dense.rest
         # a paragraph with no heading above it is judged by its own text, not by the document title
         section_sim = np.where(self._has_section, (idx.section_vectors @ query)[self._section_of_para], para_sim)
         context = (

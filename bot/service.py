@@ -24,7 +24,7 @@ from bot.embedding import Embedder, TextEncoder
 from bot.encoder import query_embedder
 from bot.index import BuildBusy, BuildReport, PassageIndex, build_index, ensure_index, load_index
 from bot.quotes import Quote, QuoteDrawer
-from bot.retrieval import Answer, Retriever, check_question
+from bot.retrieval import Answer, Dense, Retriever, check_question
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +68,31 @@ class _Histories:
 
 
 class QueryBatcher:
-    """Embeds questions that arrive together in one model call.
+    """Embeds questions that arrive together in one model call, and scores them against the index in one pass.
 
     A caller whose question is still waiting, while no batch is running, runs the next batch: every queued question,
     oldest first, its own among them. So a question alone costs what it always did, and twenty at once go through the
     model a batch at a time instead of twenty threads fighting over two cores; nobody waits on batches after their
-    own.
+    own. Questions given a retriever also get their similarity to every passage computed together (one pass over
+    the vectors for the batch: on a large corpus that scan is bound by memory bandwidth, not arithmetic).
     """
 
     def __init__(self, embedder: TextEncoder, max_batch: int = 32) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
         self._ready = threading.Condition()
-        self._pending: list[tuple[str, Future[np.ndarray]]] = []
+        self._pending: list[tuple[str, Retriever | None, Future[tuple[np.ndarray, Dense | None]]]] = []
         self._running = False
         self.calls = 0  # model calls made, for tests and benchmarks
 
     def encode(self, text: str) -> np.ndarray:
-        future: Future[np.ndarray] = Future()
+        return self.score(text, None)[0]
+
+    def score(self, text: str, retriever: Retriever | None) -> tuple[np.ndarray, Dense | None]:
+        """The text's vector and, with a retriever, its similarities in that retriever's index."""
+        future: Future[tuple[np.ndarray, Dense | None]] = Future()
         with self._ready:
-            self._pending.append((text, future))
+            self._pending.append((text, retriever, future))
         while not future.done():
             with self._ready:
                 if future.done():
@@ -99,16 +104,22 @@ class QueryBatcher:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
             try:
-                vectors = self.embedder.encode([t for t, _ in batch], batch_size=len(batch))
+                vectors = self.embedder.encode([t for t, _, _ in batch], batch_size=len(batch))
                 self.calls += 1
-                for (_, waiting), vector in zip(batch, vectors, strict=True):
-                    waiting.set_result(vector)
+                scores: list[Dense | None] = [None] * len(batch)
+                # an index swapped mid-batch: each question is scored in the index it was asked of
+                for retriever in {id(r): r for _, r, _ in batch if r is not None}.values():
+                    rows = [i for i, (_, r, _) in enumerate(batch) if r is retriever]
+                    for i, dense in zip(rows, retriever.dense(vectors[rows]), strict=True):
+                        scores[i] = dense
+                for (_, _, waiting), vector, dense in zip(batch, vectors, scores, strict=True):
+                    waiting.set_result((vector, dense))
             except Exception as exc:  # every waiter of this batch learns of the failure; none hangs
-                for _, waiting in batch:
+                for _, _, waiting in batch:
                     if not waiting.done():
                         waiting.set_exception(exc)
             finally:
-                for _, waiting in batch:  # interrupted (KeyboardInterrupt): nobody may wait forever
+                for _, _, waiting in batch:  # interrupted (KeyboardInterrupt): nobody may wait forever
                     if not waiting.done():
                         waiting.set_exception(RuntimeError("the embedding batch was interrupted"))
                 with self._ready:
@@ -199,7 +210,8 @@ class AnswerService:
         """Raises QuestionError for a question that cannot be used. Safe to call from many threads at once."""
         retriever = self.snapshot.retriever
         text = check_question(question)
-        return retriever.answer_vector(text, self._queries.encode(retriever.rewrite(text)[0]), k)
+        vector, dense = self._queries.score(retriever.rewrite(text)[0], retriever)
+        return retriever.answer_vector(text, vector, k, dense)
 
     def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
         """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""
