@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    add("index", "Build or rebuild the index from the corpus.").set_defaults(func=cmd_index)
+    index = add("index", "Build or rebuild the index from the corpus (only what changed is embedded again).")
+    index.add_argument("--full", action="store_true", help="parse and embed every document again")
+    index.set_defaults(func=cmd_index)
 
     ask = add("ask", "Answer questions with quotes (one per line from stdin when none is given).")
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
@@ -203,7 +205,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
     encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        report = build_index(corpus_dir, index_dir, encoder, progress=bar)
+        report = build_index(corpus_dir, index_dir, encoder, progress=bar, reuse=not args.full)
     print(describe_build(report))
     return 0
 

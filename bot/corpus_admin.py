@@ -9,8 +9,9 @@ Safety rules, in the order a change runs:
    hidden), at most MAX_UPLOAD_BYTES, UTF-8 text without NUL bytes, not empty, and at least one quotable passage when
    parsed by the project's own parser (`bot.documents`) and cut by the index's own chunking (`bot.index`). HTML is
    converted to Markdown with the standard library's `html.parser`; scripts, styles and comments are dropped, never run.
-2. One change at a time: an exclusive `flock` on `<database>.corpus.lock`, taken without waiting; a second change (in
-   this process or another) gets CorpusBusy. The reindex callable runs while the lock is held.
+2. One change at a time: an exclusive `flock` on `.corpus.lock` in the corpus directory (whatever database a process
+   was given), taken without waiting; a second change (in this process or another) gets CorpusBusy. The reindex
+   callable runs while the lock is held.
 3. Every change is journaled, so a kill at any point leaves a state `recover()` can finish or roll back:
    a. the bytes the change will overwrite or delete are copied into the archive (`<archive>/<sha256[:2]>/<sha256>`,
       content-addressed, written to a temp file, fsynced, renamed, directory fsynced);
@@ -199,7 +200,9 @@ def check_filename(filename: str) -> str:
     """The name as it will be stored in the corpus, or CorpusChangeError saying what is wrong with it."""
     if not filename or not filename.strip():
         raise CorpusChangeError("The file needs a name, such as guide.md.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in filename):
+    # control and format characters, lone surrogates (a name that was not valid UTF-8), private-use, unassigned,
+    # and line or paragraph separators
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in filename):
         raise CorpusChangeError("The file name contains control characters; use a plain name such as guide.md.")
     if "/" in filename or "\\" in filename:
         raise CorpusChangeError("The file name must be a plain name such as guide.md, not a path.")
@@ -503,7 +506,9 @@ class CorpusManager:
         self.archive_dir = archive_dir
         self.reindex = reindex
         self.index_dir = index_dir  # only to show when each document was indexed
-        self.lock_path = database.with_name(database.name + ".corpus.lock")
+        # the lock lives in the corpus directory itself (hidden files are never read as documents), so every
+        # process changing this corpus takes the same lock whatever database it was given
+        self.lock_path = corpus_dir / ".corpus.lock"
         self._schema_ready = False
 
     @classmethod
@@ -868,6 +873,8 @@ class CorpusManager:
     # --- reading ------------------------------------------------------------------------------------------------------
 
     def _version(self, version: int) -> Version:
+        if not 0 < version < 2**63:  # SQLite's integers; a larger number cannot name a version
+            raise UnknownDocument(f"There is no archived version {version}.")
         with self._db() as db:
             row = db.execute(
                 "SELECT id, name, digest, size, archived_at, reason, actor FROM corpus_versions WHERE id = ?",

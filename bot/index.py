@@ -42,7 +42,18 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
 CHUNKING = {"parser_version": 4, "max_window_sentences": 3, "max_quote_chars": 600, "max_unit_chars": 400}
-_VERSIONED = ("sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy", "bm25s")
+_VERSIONED = (
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "onnxruntime",
+    "tokenizers",
+    "faiss-cpu",
+    "numpy",
+    "bm25s",
+    "markdown-it-py",
+    "snowballstemmer",
+)
 
 
 class IndexError_(Exception):
@@ -259,6 +270,7 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     wait: bool = True,
     previous: PassageIndex | None = None,
+    reuse: bool = True,
 ) -> BuildReport:
     """Build the index of `corpus_dir` and make it live. The CLI, the Discord /reindex and corpus changes all call
     this.
@@ -266,8 +278,9 @@ def build_index(
     Incremental: a document whose bytes are unchanged since the live build keeps its passages and vectors from that
     build (`previous`, or the live build read from disk), and a file skipped before and unchanged keeps its reason,
     so only new and changed documents are parsed and embedded. Each document is embedded on its own, in a fixed
-    order, so the result is the same as a full rebuild's. `progress(done, total)` is called as texts are embedded.
-    Raises CorpusError when nothing can be indexed, in which case the previous index stays live.
+    order, so the result is the same as a full rebuild's. `reuse=False` embeds everything again. `progress(done,
+    total)` is called as texts are embedded. Raises CorpusError when nothing can be indexed, in which case the
+    previous index stays live.
     """
     started = time.monotonic()
     with build_lock(index_dir, wait=wait):
@@ -275,8 +288,9 @@ def build_index(
         manifest = previous.manifest if previous is not None else _live_manifest(index_dir)
         old_files: dict[str, str] = manifest.get("indexed", {})
         earlier: dict[str, str] = manifest.get("indexed_at", {})
-        reusable = _reusable_parts(previous, index_dir, manifest, embedder)
-        old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])}
+        reuse = reuse and _reusable(manifest, embedder)
+        reusable = _reusable_parts(previous, index_dir) if reuse else {}
+        old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])} if reuse else {}
         old_hashes: dict[str, str] = manifest.get("files", {})
         parts: list[_Part] = []
         skipped: list[SkippedFile] = []
@@ -285,7 +299,7 @@ def build_index(
             digest = hashes.get(name)
             if name in reusable and reusable[name].record["digest"] == digest:
                 parts.append(reusable[name])
-            elif name in old_skips and old_hashes.get(name) == digest and manifest.get("chunking") == CHUNKING:
+            elif name in old_skips and old_hashes.get(name) == digest:
                 skipped.append(SkippedFile(name, old_skips[name]))
             else:
                 try:
@@ -354,28 +368,27 @@ class _Part:
         return self.record["name"]
 
 
-_NOTHING: dict[str, _Part] = {}
-
-
-def _reusable_parts(
-    previous: PassageIndex | None, index_dir: Path, manifest: dict[str, Any], embedder: TextEncoder
-) -> dict[str, _Part]:
-    """The documents of the live build, by name, when its vectors can stand in for new ones: same model, same
-    runtime and same chunking (else nothing is reused, and the build is a full one)."""
+def _reusable(manifest: dict[str, Any], embedder: TextEncoder) -> bool:
+    """Can a build reuse what `manifest`'s build parsed and embedded? Only with the same model, runtime, chunking
+    and versions of the bot, Python and every library that parses or embeds (else the build is a full one)."""
     model = manifest.get("model", {})
-    if (
-        not manifest
-        or model.get("fingerprint") != embedder.fingerprint
-        or model.get("runtime") != embedder.runtime
-        or manifest.get("chunking") != CHUNKING
-    ):
-        return _NOTHING
+    return (
+        bool(manifest)
+        and model.get("fingerprint") == embedder.fingerprint
+        and model.get("runtime") == embedder.runtime
+        and manifest.get("chunking") == CHUNKING
+        and manifest.get("versions") == library_versions()
+    )
+
+
+def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> dict[str, _Part]:
+    """The documents of the live build (`previous`, else read from disk), by name."""
     if previous is None:
         try:
             previous = load_index(index_dir)
         except IndexError_ as exc:
             log.warning("not reusing the live build (%s); embedding everything", exc)
-            return _NOTHING
+            return {}
     return _parts_of(previous)
 
 

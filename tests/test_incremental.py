@@ -96,6 +96,7 @@ def test_reuse_follows_the_live_index_in_memory_and_answers_change(
     (corpus / "office-hours.md").write_text(
         "# Office hours\n\nNewcomers can bring any question to the monthly office hours on the community calendar.\n"
     )
+    (current_build(tmp_path / "index") / "windows.faiss").write_bytes(b"damaged")  # only the copy in memory is good
     counting = CountingEncoder(fast_encoder)
     report = build_index(corpus, tmp_path / "index", counting, previous=live)
     assert report.added == ["office-hours.md"] and report.embedded_documents == 1
@@ -110,3 +111,21 @@ def test_a_model_or_runtime_change_embeds_everything(corpus: Path, tmp_path: Pat
     assert report.embedded_documents == report.documents == 4
     manifest = json.loads((current_build(tmp_path / "index") / "manifest.json").read_text())
     assert manifest["model"]["runtime"] == "sentence-transformers"
+
+
+def test_other_library_versions_or_full_embed_everything_and_a_fixed_file_is_read_again(
+    corpus: Path, tmp_path: Path, fast_encoder: TextEncoder
+):
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    manifest_path = current_build(tmp_path / "index") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["versions"]["onnxruntime"] = "0.0.1"  # as if built before an upgrade: its numbers may differ
+    manifest_path.write_text(json.dumps(manifest))
+    report = build_index(corpus, tmp_path / "index", fast_encoder)
+    assert report.embedded_documents == report.documents == 4
+
+    assert build_index(corpus, tmp_path / "index", fast_encoder, reuse=False).embedded_documents == 4
+    (corpus / "notes.md").write_text("# Notes\n\nThe notes now hold a sentence about weekly triage meetings.\n")
+    report = build_index(corpus, tmp_path / "index", fast_encoder)
+    assert (report.changed, report.skipped, report.embedded_documents) == ([], [], 1)
+    assert report.added == ["notes.md"]  # skipped before, so new to the index

@@ -344,7 +344,11 @@ async def corpus_show(interaction: discord.Interaction, name: str) -> None:
 
 
 async def _history_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    from bot.discord_app.client import is_moderator
+
     bot = _bot(interaction)
+    if not is_moderator(interaction, bot.settings.moderator_role_ids):  # removed names are moderators' business
+        return []
     try:
         names = await asyncio.to_thread(bot.corpus.names, current, 25)
         names += [n for n in await asyncio.to_thread(bot.corpus.removed_names, current, 25) if n not in names]

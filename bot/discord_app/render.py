@@ -268,7 +268,9 @@ def corpus_list_embed(documents: Sequence[DocumentInfo]) -> discord.Embed:
 
 
 def corpus_document_embed(doc: DocumentInfo) -> discord.Embed:
-    embed = discord.Embed(colour=COLOUR, title=clip(doc.title, TITLE_LIMIT), url=doc.url or None)
+    # Discord rejects an embed whose link is not absolute (front matter such as `url: /docs/page/` is common)
+    link = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else None
+    embed = discord.Embed(colour=COLOUR, title=clip(doc.title, TITLE_LIMIT), url=link)
     indexed = doc.indexed_at or "not indexed yet"
     embed.description = clip(
         f"{_code(doc.name)} · {_count(doc.passages, 'passage')} · {_size(doc.size)} · indexed {indexed}",
