@@ -9,9 +9,8 @@ Safety rules, in the order a change runs:
    hidden), at most MAX_UPLOAD_BYTES, UTF-8 text without NUL bytes, not empty, and at least one quotable passage when
    parsed by the project's own parser (`bot.documents`) and cut by the index's own chunking (`bot.index`). HTML is
    converted to Markdown with the standard library's `html.parser`; scripts, styles and comments are dropped, never run.
-2. One change at a time: an exclusive `flock` on `.corpus.lock` in the corpus directory (whatever database a process
-   was given), taken without waiting; a second change (in this process or another) gets CorpusBusy. The reindex
-   callable runs while the lock is held.
+2. One change at a time: an exclusive `flock` on `<database>.corpus.lock`, taken without waiting; a second change (in
+   this process or another) gets CorpusBusy. The reindex callable runs while the lock is held.
 3. Every change is journaled, so a kill at any point leaves a state `recover()` can finish or roll back:
    a. the bytes the change will overwrite or delete are copied into the archive (`<archive>/<sha256[:2]>/<sha256>`,
       content-addressed, written to a temp file, fsynced, renamed, directory fsynced);
@@ -65,7 +64,7 @@ from bot.documents import (
     parse_plain_text,
     read_text,
 )
-from bot.index import BuildBusy, IndexError_, current_build, read_manifest, unit_spans, windows_of
+from bot.index import BuildBusy, IndexError_, _chunk, current_build, fsync_path, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -251,21 +250,11 @@ def parse_document(text: str, name: str) -> Document:
 
 
 def summarize(doc: Document, first: int = 3) -> _Summary:
-    """Sections, paragraph and passage counts exactly as the index cuts them (bot.index unit_spans, windows_of)."""
-    sections: list[str] = []
-    paragraphs = passages = 0
-    quotable: list[str] = []
-    for para in doc.paragraphs:
-        spans = tuple(unit_spans(para.text))
-        if not spans:
-            continue
-        paragraphs += 1
-        passages += sum(1 for _ in windows_of(spans))
-        if len(quotable) < first:
-            quotable.append(para.text)
-        if para.section and (heading := " › ".join(para.section)) not in sections:
-            sections.append(heading)
-    return _Summary(doc.title, sections, paragraphs, passages, doc.url, quotable)
+    """Sections, paragraph and passage counts exactly as the index cuts them (the index's own chunking)."""
+    part = _chunk(doc)
+    sections = list(dict.fromkeys(" › ".join(p["section"]) for p in part.paragraphs if p["section"]))
+    quotable = [p["text"] for p in part.paragraphs[:first]]
+    return _Summary(doc.title, sections, len(part.paragraphs), len(part.windows), doc.url, quotable)
 
 
 # --- HTML to Markdown ---------------------------------------------------------------------------------------------
@@ -457,14 +446,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomically(target: Path, data: bytes) -> None:
     """Replace `target` with `data` in one rename: readers (and a kill) see the old bytes or the new, never half."""
     tmp = target.with_name(f".{target.name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
@@ -478,7 +459,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def _crash_point(step: str) -> None:
@@ -506,9 +487,8 @@ class CorpusManager:
         self.archive_dir = archive_dir
         self.reindex = reindex
         self.index_dir = index_dir  # only to show when each document was indexed
-        # the lock lives in the corpus directory itself (hidden files are never read as documents), so every
-        # process changing this corpus takes the same lock whatever database it was given
-        self.lock_path = corpus_dir / ".corpus.lock"
+        # beside the database that journals the changes: processes sharing a corpus must share its database too
+        self.lock_path = database.with_name(database.name + ".corpus.lock")
         self._schema_ready = False
 
     @classmethod
@@ -594,7 +574,7 @@ class CorpusManager:
                 return digest
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(path, data)
-            _fsync_dir(path.parent.parent)
+            fsync_path(path.parent.parent)
         except OSError as exc:
             raise CorpusChangeError(f"Cannot write the archive {self.archive_dir}: {exc.strerror or exc}.") from exc
         return digest
@@ -757,7 +737,7 @@ class CorpusManager:
         try:
             if new is None:
                 path.unlink()
-                _fsync_dir(path.parent)
+                fsync_path(path.parent)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomically(path, new)
