@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
-from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusChangeError, check_filename
+from bot.corpus_admin import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
 from bot.discord_app.views import ConfirmAdd
 from bot.documents import CorpusError
@@ -282,17 +283,9 @@ async def corpus_add(interaction: discord.Interaction, file: discord.Attachment)
 @app_commands.autocomplete(name=_document_choices)
 async def corpus_remove(interaction: discord.Interaction, name: str) -> None:
     """Remove a document (its text is archived and can be restored)."""
-    bot = _bot(interaction)
-    if not await _moderator(interaction, CHANGE_DOCUMENTS):
-        return
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    try:
-        change = await asyncio.to_thread(bot.corpus.remove, name, _actor(interaction))
-    except CorpusChangeError as exc:
-        await _private(interaction, str(exc))
-        return
-    log.info("corpus change by %s: %s", _actor(interaction), change.summary)
-    await _private(interaction, f"{change.summary}\nUndo with /corpus restore version:{change.archived_version}.")
+    change = await _change_corpus(interaction, _bot(interaction).corpus.remove, name)
+    if change is not None:
+        await _private(interaction, f"{change.summary}\nUndo with /corpus restore version:{change.archived_version}.")
 
 
 @corpus.command(name="restore")
@@ -300,17 +293,25 @@ async def corpus_remove(interaction: discord.Interaction, name: str) -> None:
 @app_commands.autocomplete(version=_version_choices)
 async def corpus_restore(interaction: discord.Interaction, version: app_commands.Range[int, 1]) -> None:
     """Put back a version of a document that was replaced or removed."""
-    bot = _bot(interaction)
+    change = await _change_corpus(interaction, _bot(interaction).corpus.restore, version)
+    if change is not None:
+        await _private(interaction, change.summary)
+
+
+async def _change_corpus(
+    interaction: discord.Interaction, action: Callable[[Any, str], Change], target: Any
+) -> Change | None:
+    """A moderator's remove or restore, run in a worker thread; a refusal is answered here and gives None."""
     if not await _moderator(interaction, CHANGE_DOCUMENTS):
-        return
+        return None
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        change = await asyncio.to_thread(bot.corpus.restore, version, _actor(interaction))
+        change = await asyncio.to_thread(action, target, _actor(interaction))
     except CorpusChangeError as exc:
         await _private(interaction, str(exc))
-        return
+        return None
     log.info("corpus change by %s: %s", _actor(interaction), change.summary)
-    await _private(interaction, change.summary)
+    return change
 
 
 @corpus.command(name="list")
