@@ -82,18 +82,35 @@ class BenchError(Exception):
     pass
 
 
+# Runs a command and writes its peak resident memory (KiB) to argv[1]. Started as a fresh, small interpreter: a child
+# forked straight from the bench (which holds large indexes) would count the bench's memory as its own peak.
+_PEAK_OF = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as out:\n"
+    "    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
 def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run a command to completion: (seconds, peak resident memory in MB)."""
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as err:
+        peak = Path(tmp) / "peak"
         started = time.perf_counter()
-        process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        process = subprocess.run(
+            [sys.executable, "-c", _PEAK_OF, str(peak), *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            check=False,
+        )
         elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             err.seek(0)
             raise BenchError(f"{' '.join(args[1:4])} failed: {err.read().decode(errors='replace')[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+        return elapsed, int(peak.read_text()) / 1024
 
 
 def bot_cli(*args: str) -> list[str]:
