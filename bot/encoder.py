@@ -4,8 +4,8 @@ Serving only embeds short questions. With torch and sentence-transformers that c
 megabytes and about 15 ms a question on two cores; the exported model needs none of the heavy imports and answers in a
 few milliseconds. The export is made from the installed model, checked against it (every probe text's vector must
 match with cosine ≥ 0.999, else the export is refused and torch keeps serving), and cached in ENCODER_DIR (default
-embeddings/encoder/), keyed by the model's fingerprint. Index builds embed passages with it too (about twice as
-fast as sentence-transformers on two cores, `make bench`), so passages and questions come from one runtime.
+embeddings/encoder/), keyed by the model's fingerprint. Index builds embed passages with it too, so passages
+and questions come from one runtime.
 """
 
 from __future__ import annotations
