@@ -49,17 +49,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _with_paths(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The --corpus and --index options every command takes."""
+    sub.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: CORPUS_DIR or corpus/)")
+    sub.add_argument("--index", type=Path, metavar="DIR", help="index directory (default: INDEX_DIR or embeddings/)")
+    return sub
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: CORPUS_DIR or corpus/)")
-        sub.add_argument(
-            "--index", type=Path, metavar="DIR", help="index directory (default: INDEX_DIR or embeddings/)"
-        )
-        return sub
+        return _with_paths(sub)
 
     index = add("index", "Build or rebuild the index from the corpus (only what changed is embedded again).")
     index.add_argument("--full", action="store_true", help="parse and embed every document again")
@@ -97,11 +100,7 @@ def _corpus_parser(commands: argparse._SubParsersAction) -> None:
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=text, description=text)
-        sub.add_argument("--corpus", type=Path, metavar="DIR", help="corpus directory (default: CORPUS_DIR or corpus/)")
-        sub.add_argument(
-            "--index", type=Path, metavar="DIR", help="index directory (default: INDEX_DIR or embeddings/)"
-        )
-        return sub
+        return _with_paths(sub)
 
     add = action("add", "Add a document (.md, .txt, or .html converted to Markdown): preview, confirm, reindex.")
     add.add_argument("file", type=Path, metavar="FILE")
