@@ -15,12 +15,13 @@ from typing import TextIO
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusChangeError, CorpusManager, Preview, check_size, plural
-from bot.documents import CorpusError
+from bot.documents import IGNORE_FILE, CorpusError, authority_label
 from bot.embedding import Embedder, ModelError, TextEncoder
 from bot.encoder import query_embedder
 from bot.index import BuildReport, IndexError_, PassageIndex, build_index, ensure_index
 from bot.quotes import NoQuoteError, Quote, QuoteDrawer
 from bot.retrieval import Answer, QuestionError, Retriever, check_question
+from bot.text import code_markup, in_quotation_marks
 
 log = logging.getLogger("bot")
 
@@ -180,6 +181,9 @@ def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, T
     return index, encoder
 
 
+LISTED = 10  # names listed per kind of change in an index report; a first build of a large corpus adds hundreds
+
+
 def describe_build(report: BuildReport) -> str:
     lines = [
         f"Indexed {report.documents} document{'s' * (report.documents != 1)} "
@@ -190,7 +194,17 @@ def describe_build(report: BuildReport) -> str:
         lines.append(f"Embedded {report.embedded_documents} new or changed; reused {reused} unchanged.")
     for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         if names:
-            lines.append(f"{label}: {', '.join(names)}")
+            lines.append(f"{label} {plural(len(names), 'document')}:")
+            lines += [f"  {name}" for name in names[:LISTED]]
+            if len(names) > LISTED:
+                lines.append(f"  … and {len(names) - LISTED} more")
+    if report.ignored:
+        lines.append(f"Ignored {plural(len(report.ignored), 'file')} (the corpus's {IGNORE_FILE}):")
+        lines += [f"  {name}" for name in report.ignored[:LISTED]]
+        if len(report.ignored) > LISTED:
+            lines.append(f"  … and {len(report.ignored) - LISTED} more")
+    for name, value in sorted(report.authority.items()):
+        lines.append(f"Authority {authority_label(value)}: {name}")
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file{'s' * (len(report.skipped) != 1)}:")
         lines += [f"  {s.name}: {s.reason}" for s in report.skipped]
@@ -386,15 +400,18 @@ def attribution(speaker: str | None, asked: str | None, source: str, section: st
 def format_answer(answer: Answer, index: PassageIndex) -> str:
     if not answer.answered:
         titles = "; ".join(d["title"] for d in index.documents[:5])
-        return (
+        text = (
             f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
         )
+        if answer.suggestions:
+            text += "\nQuestions I can answer, for example:\n" + "\n".join(f"  • {s}" for s in answer.suggestions)
+        return text
     lines = []
     for i, r in enumerate(answer.results):
         prefix = "" if i == 0 else f"{i + 1}. "
         if i == 1:
             lines.append("Also relevant:")
-        lines.append(f"{prefix}“{r.quote}”")
+        lines.append(prefix + in_quotation_marks(code_markup(r.quote, r.code)))
         lines.append(f"   — {attribution(r.speaker, r.asked, r.source, r.section)}")
         if r.url:
             lines.append(f"     {r.url}")
@@ -403,7 +420,7 @@ def format_answer(answer: Answer, index: PassageIndex) -> str:
 
 
 def format_quote(quote: Quote) -> str:
-    return f"“{quote.text}”\n   — {attribution(quote.speaker, None, quote.source, quote.section)}"
+    return f"{in_quotation_marks(quote.text)}\n   — {attribution(quote.speaker, None, quote.source, quote.section)}"
 
 
 # --- corpus management ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pathspec
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -35,12 +36,27 @@ class SkippedFileError(Exception):
     """One file cannot be indexed; the message says why in a few words."""
 
 
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A list item or code block that a lead-in paragraph introduces ("Here are some things you can do:")."""
+
+    kind: str  # item | code
+    text: str
+    code: tuple[Span, ...] = ()  # inline code spans in `text` (a code block is code throughout)
+    depth: int = 0  # nesting of a list item (0 for a top-level item)
+
+
 @dataclass(frozen=True)
 class Paragraph:
     text: str
     section: tuple[str, ...] = ()
     speaker: str | None = None
     kind: str = "prose"  # prose | list | quote
+    code: tuple[Span, ...] = ()  # offsets of inline code in `text`, shown as code
+    follow: tuple[Block, ...] = ()  # for a paragraph ending with ":", the list or code it introduces
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,8 @@ class Document:
     interviewer: str | None = None
     is_interview: bool = False
     digest: str = ""
+    about: str = ""  # title, description and headings: what the document is about, for ranking documents
+    authority: float = 1.0  # front matter `authority`: how much a moderator trusts this document to answer
 
 
 @dataclass(frozen=True)
@@ -67,8 +85,16 @@ class CorpusLoad:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
+IGNORE_FILE = ".botignore"  # in the corpus directory: files to keep out of the index, in gitignore syntax
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every non-hidden file under the corpus directory, in a stable order."""
+    """Every non-hidden file under the corpus directory that its ignore file does not exclude, in a stable order."""
+    return corpus_listing(corpus_dir)[0]
+
+
+def corpus_listing(corpus_dir: Path) -> tuple[list[Path], list[str]]:
+    """The corpus's files, and the names of those its ignore file (`.botignore`, gitignore syntax) keeps out."""
     if not corpus_dir.exists():
         raise CorpusError(f"Corpus directory {corpus_dir} does not exist.")
     if not corpus_dir.is_dir():
@@ -79,9 +105,30 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
             for p in corpus_dir.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
         ]
+        ignore = ignore_spec(corpus_dir)
     except OSError as exc:
         raise CorpusError(f"Cannot read corpus directory {corpus_dir}: {exc.strerror or exc}.") from exc
-    return sorted(paths, key=lambda p: p.relative_to(corpus_dir).as_posix())
+    paths.sort(key=lambda p: p.relative_to(corpus_dir).as_posix())
+    if ignore is None:
+        return paths, []
+    kept: list[Path] = []
+    ignored: list[str] = []
+    for path in paths:
+        name = path.relative_to(corpus_dir).as_posix()
+        if ignore.match_file(name):
+            ignored.append(name)
+        else:
+            kept.append(path)
+    return kept, ignored
+
+
+def ignore_spec(corpus_dir: Path) -> pathspec.GitIgnoreSpec | None:
+    """The corpus's ignore patterns, or None when it has no ignore file."""
+    path = corpus_dir / IGNORE_FILE
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def load_corpus(corpus_dir: Path) -> CorpusLoad:
@@ -184,6 +231,27 @@ def _meta_text(meta: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
+AUTHORITY_WORDS = {"high": 1.5, "normal": 1.0, "low": 0.5, "never": 0.0}
+
+
+def authority_of(meta: dict[str, Any]) -> float:
+    """Front matter `authority`: high, normal, low or never, or a number from 0 to 2 (1 is normal)."""
+    value = meta.get("authority")
+    if value is None:
+        return 1.0
+    if isinstance(value, str) and value.strip().lower() in AUTHORITY_WORDS:
+        return AUTHORITY_WORDS[value.strip().lower()]
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 2:
+        return float(value)
+    raise SkippedFileError(f"front matter authority {value!r} is not high, normal, low, never or a number from 0 to 2")
+
+
+def authority_label(value: float) -> str:
+    """high, normal, low or never for the named levels, else the number."""
+    names = {v: k for k, v in AUTHORITY_WORDS.items()}
+    return names.get(value, f"{value:g}")
+
+
 def parse_markdown(text: str, name: str) -> Document:
     meta, body = split_front_matter(text)
     body = _SHORTCODE.sub("", body)
@@ -191,49 +259,70 @@ def parse_markdown(text: str, name: str) -> Document:
     speaker = _meta_text(meta, "speaker", "author")
     title = _meta_text(meta, "title")
     paragraphs: list[Paragraph] = []
-    description = _meta_text(meta, "description", "summary")
-    if description and not is_interview and _quotable(description):
-        paragraphs.append(Paragraph(description))
-
+    follows: dict[int, list[Block]] = {}
+    # a front-matter description says what the page is for ("This doc has some tips…"): it tells which document
+    # answers, but it is a pointer, not an answer, so it is never quoted
+    description = _meta_text(meta, "description", "summary") or ""
     headings: list[tuple[int, str]] = []
+    all_headings: list[str] = []
+    lead: int | None = None  # the paragraph ending with ":" whose list or code block may follow
     for block in _blocks(_MARKDOWN.parse(body)):
         if block.kind == "heading":
+            lead = None
             if block.level == 1 and title is None:
                 title = block.text
                 continue
             if block.level == 1 and block.text == title:
                 continue
             headings = [(lvl, txt) for lvl, txt in headings if lvl < block.level] + [(block.level, block.text)]
+            all_headings.append(block.text)
+            continue
+        if block.kind in ("list", "code") and lead is not None:
+            kind = "code" if block.kind == "code" else "item"
+            follows[lead].append(Block(kind, block.text, block.code, max(block.level - 1, 0)))
+        elif block.kind not in ("list", "code"):
+            lead = None
+        if block.kind == "code":
             continue
         section = tuple(txt for _, txt in headings)
-        if not _quotable(block.text):
+        if block.kind == "prose" and block.text.endswith(":"):
+            lead = len(paragraphs)
+            follows[lead] = []
+        if not _quotable(block.text) and lead != len(paragraphs):
             continue
         block_speaker = None
         if block.kind == "quote":
             block_speaker = block.attribution or (speaker if is_interview else None)
         elif is_interview and section:
             block_speaker = speaker
-        elif not is_interview:
-            block_speaker = None
-        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind))
+        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code))
 
+    paragraphs = [
+        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())))
+        for i, p in enumerate(paragraphs)
+        if _quotable(p.text) or follows.get(i)
+    ]
+    title = title or Path(name).stem.replace("-", " ").replace("_", " ")
     return Document(
         name=name,
-        title=title or Path(name).stem.replace("-", " ").replace("_", " "),
+        title=title,
         paragraphs=tuple(paragraphs),
         url=_meta_text(meta, "source_url", "url", "source", "link"),
         speaker=speaker,
         interviewer=_meta_text(meta, "interviewer"),
         is_interview=is_interview,
+        about=" \n".join(dict.fromkeys(t for t in (title, description, *all_headings) if t)),
+        authority=authority_of(meta),
     )
 
 
 @dataclass
 class _Block:
-    kind: str  # heading | prose | list | quote
+    kind: str  # heading | prose | list | quote | code
     text: str
-    level: int = 0
+    level: int = 0  # a heading's level; a list item's nesting depth (1 for a top-level item)
     attribution: str | None = None
+    code: tuple[Span, ...] = ()
 
 
 def _blocks(tokens: list[Token]) -> Iterator[_Block]:
@@ -255,17 +344,21 @@ def _blocks(tokens: list[Token]) -> Iterator[_Block]:
         elif token.type == "blockquote_close" and quote_lines is not None and token.level == 0:
             yield from _quote_block(quote_lines)
             quote_lines = None
+        elif token.type in ("fence", "code_block") and not skip_depth and quote_lines is None:
+            if token.content.strip():
+                yield _Block("code", token.content.strip("\n"), level=list_depth)
         elif token.type == "inline" and not skip_depth:
             previous = tokens[i - 1].type if i else ""
-            text = render_inline(token)
-            if text is None:
+            rendered = render_inline(token)
+            if rendered is None:
                 continue
+            text, code = rendered
             if previous == "heading_open":
                 yield _Block("heading", text, level=int(tokens[i - 1].tag[1]))
             elif quote_lines is not None:
                 quote_lines.append(text)
             else:
-                yield _Block("list" if list_depth else "prose", text)
+                yield _Block("list" if list_depth else "prose", text, level=list_depth, code=code)
 
 
 def _quote_block(lines: list[str]) -> Iterator[_Block]:
@@ -277,20 +370,34 @@ def _quote_block(lines: list[str]) -> Iterator[_Block]:
         yield _Block("quote", line, attribution=attribution)
 
 
-def render_inline(token: Token) -> str | None:
-    """Visible text of an inline token; None for lines that are only links (tables of contents, link lists)."""
+_CODE_OPEN, _CODE_CLOSE = "\ue000", "\ue001"  # private-use marks around inline code while the text is cleaned
+_CONTENTS_SEPARATOR = re.compile(r"\s*[-–—:]\s")
+
+
+def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
+    """Visible text of an inline token and the offsets of its inline code; None for lines that are only links
+    (tables of contents, link lists) and for contents entries ("[Your First Contribution](…) - things to know")."""
     parts: list[str] = []
     outside_link = []
     link_depth = 0
     has_link = False
-    for child in token.children or []:
+    children = [c for c in token.children or [] if not (c.type == "text" and not c.content.strip())]
+    for n, child in enumerate(children):
         if child.type == "link_open":
             link_depth += 1
             has_link = True
         elif child.type == "link_close":
             link_depth -= 1
-        elif child.type in ("text", "code_inline"):
+            after = children[n + 1] if n + 1 < len(children) else None
+            first_link = children[0].type == "link_open" and link_depth == 0 and not outside_link
+            if first_link and after is not None and after.type == "text" and _CONTENTS_SEPARATOR.match(after.content):
+                return None  # a contents entry: a link to a page or section, then what it holds
+        elif child.type == "text":
             parts.append(child.content)
+            if not link_depth:
+                outside_link.append(child.content)
+        elif child.type == "code_inline":
+            parts.append(f"{_CODE_OPEN}{child.content}{_CODE_CLOSE}")
             if not link_depth:
                 outside_link.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
@@ -300,4 +407,23 @@ def render_inline(token: Token) -> str | None:
     text = re.sub(r"\(\s*\)", "", text).strip()
     if has_link and not re.search(r"\w", "".join(outside_link)):
         return None
-    return text or None
+    return _code_spans(text) if text else None
+
+
+def _code_spans(marked: str) -> tuple[str, tuple[Span, ...]]:
+    """Remove the inline-code marks, returning the plain text and where the code was."""
+    text: list[str] = []
+    spans: list[Span] = []
+    length = 0
+    start = None
+    for piece in re.split(f"([{_CODE_OPEN}{_CODE_CLOSE}])", marked):
+        if piece == _CODE_OPEN:
+            start = length
+        elif piece == _CODE_CLOSE:
+            if start is not None and length > start:
+                spans.append((start, length))
+            start = None
+        else:
+            text.append(piece)
+            length += len(piece)
+    return "".join(text), tuple(spans)

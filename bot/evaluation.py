@@ -1,17 +1,28 @@
-"""`make eval`: quote-level hit@1, hit@3 and MRR of the bot against two baselines, on the project's question sets.
+"""`make eval`: quote-level hit@1, hit@3 and MRR of the bot against two peers, at three corpus sizes.
+
+Sizes: the interview alone; + the 8 contributor-guide documents; + the 965-file Kubernetes community archive
+(`../shared/samples/kubernetes-community-docs.tar.gz`, or EVAL_LARGE_ARCHIVE; left out when missing). At each size
+every group of questions whose answers the corpus holds is scored (interview, guides, archive), and the off-topic
+questions must be declined.
 
 A hit is a shown quote that contains a gold span (compared case-, quote- and whitespace-insensitively). Questions
-the bot declines count as misses. Baselines quote whole paragraphs and never decline:
+the bot declines count as misses. The peers quote whole paragraphs and never decline:
   - lexical: BM25 over paragraphs;
   - dense: all-MiniLM-L6-v2 + FAISS over paragraphs (the typical approach).
+
+Builds are cached under embeddings/.eval/ (ignored by git), with every text's vector, so a rerun takes seconds and a
+change of parsing or scoring re-embeds only texts never seen before.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
 import sys
+import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.embedding import Embedder, TextEncoder
+from bot.embedding import Embedder, ProgressFn, TextEncoder
 from bot.encoder import query_embedder
 from bot.index import PassageIndex, ensure_index, import_bm25s
 from bot.retrieval import Retriever
@@ -27,6 +38,8 @@ from bot.text import normalize_for_match, search_tokens
 
 EVAL_DIR = PROJECT_ROOT / "tests" / "eval"
 GUIDES_DIR = PROJECT_ROOT / "tests" / "fixtures" / "k8s-contributor-guide"
+DEFAULT_ARCHIVE = PROJECT_ROOT.parent / "shared" / "samples" / "kubernetes-community-docs.tar.gz"
+ARCHIVE_FOLDER = "kubernetes-community"  # where the archive's files sit inside the largest eval corpus
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,15 @@ class EvalQuestion:
     def off_topic(self) -> bool:
         return not self.gold
 
+    @property
+    def group(self) -> str:
+        """Which corpus holds the answer: interview, guides, archive, or off-topic."""
+        if self.off_topic:
+            return "off-topic"
+        if self.doc in (None, "interview"):
+            return "interview"
+        return "archive" if self.doc.startswith("archive/") else "guides"
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -50,12 +72,11 @@ class Scores:
     abstained: float  # share of off-topic questions declined
     real: int
     off_topic: int
+    misses: tuple[tuple[EvalQuestion, bool, tuple[str, ...]], ...] = ()  # question, answered, quotes shown
 
-    def row(self, name: str) -> str:
-        return (
-            f"| {name} | {self.hit1:.2f} | {self.hit3:.2f} | {self.mrr:.2f} | {self.answered:.0%} | "
-            f"{self.abstained:.0%} ({round(self.abstained * self.off_topic)}/{self.off_topic}) |"
-        )
+    def cells(self) -> str:
+        declined = round(self.abstained * self.off_topic)
+        return f"{self.hit1:.2f} | {self.hit3:.2f} | {self.mrr:.2f} | {self.answered:.0%} | {declined}/{self.off_topic}"
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -78,6 +99,7 @@ System = Callable[[str, np.ndarray], tuple[bool, list[str]]]
 
 def score_system(system: System, questions: list[EvalQuestion], vectors: np.ndarray) -> Scores:
     hit1 = hit3 = rr = answered = declined = 0.0
+    misses = []
     real = [i for i, q in enumerate(questions) if not q.off_topic]
     off = [i for i, q in enumerate(questions) if q.off_topic]
     for i in real:
@@ -88,11 +110,17 @@ def score_system(system: System, questions: list[EvalQuestion], vectors: np.ndar
             hit1 += ranks[0] == 1
             hit3 += 1
             rr += 1 / ranks[0]
+        if not ranks or ranks[0] > 1:
+            misses.append((questions[i], ok, tuple(quotes[:3])))
     for i in off:
-        ok, _ = system(questions[i].question, vectors[i])
+        ok, quotes = system(questions[i].question, vectors[i])
         declined += not ok
+        if ok:
+            misses.append((questions[i], ok, tuple(quotes[:3])))
     n = max(len(real), 1)
-    return Scores(hit1 / n, hit3 / n, rr / n, answered / n, declined / max(len(off), 1), len(real), len(off))
+    return Scores(
+        hit1 / n, hit3 / n, rr / n, answered / n, declined / max(len(off), 1), len(real), len(off), tuple(misses)
+    )
 
 
 def hybrid_system(retriever: Retriever) -> System:
@@ -131,32 +159,115 @@ def lexical_paragraph_system(index: PassageIndex) -> System:
     return run
 
 
+BOT = "this bot"
+PEERS = ("peer: BM25 paragraphs", "peer: MiniLM+FAISS paragraphs")
+
+
 def evaluate(
-    index: PassageIndex, embedder: TextEncoder, questions: list[EvalQuestion], retriever: Retriever | None = None
+    index: PassageIndex,
+    embedder: TextEncoder,
+    questions: list[EvalQuestion],
+    retriever: Retriever | None = None,
+    peers: bool = True,
 ) -> dict[str, Scores]:
-    vectors = embedder.encode([q.question for q in questions])
     retriever = retriever or Retriever(index, embedder)
     rewritten = embedder.encode([retriever.rewrite(q.question)[0] for q in questions])
-    return {
-        "this bot (hybrid sentence windows)": score_system(hybrid_system(retriever), questions, rewritten),
-        "baseline: lexical, BM25 paragraphs": score_system(lexical_paragraph_system(index), questions, vectors),
-        "baseline: dense, MiniLM+FAISS paragraphs": score_system(dense_paragraph_system(index), questions, vectors),
-    }
+    scores = {BOT: score_system(hybrid_system(retriever), questions, rewritten)}
+    if peers:
+        vectors = embedder.encode([q.question for q in questions])
+        scores[PEERS[0]] = score_system(lexical_paragraph_system(index), questions, vectors)
+        scores[PEERS[1]] = score_system(dense_paragraph_system(index), questions, vectors)
+    return scores
 
 
-def corpus_with_guides(corpus_dir: Path, guides_dir: Path, workdir: Path) -> Path:
-    target = workdir / "corpus-with-guides"  # a stable path, so the cached index stays valid between runs
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(corpus_dir, target)
-    shutil.copytree(guides_dir, target / "k8s-contributor-guide")
-    return target
+class CachedEncoder:
+    """An encoder that remembers every text's vector on disk (eval only): a rebuild after a parsing change embeds
+    only the texts it has not seen. Vectors are the inner encoder's own, so scores are those of a fresh build."""
+
+    def __init__(self, inner: TextEncoder, folder: Path) -> None:
+        self.inner = inner
+        self.name, self.fingerprint = inner.name, inner.fingerprint
+        self.model_dir, self.runtime = inner.model_dir, inner.runtime
+        self._path = folder / f"vectors-{inner.fingerprint}-{inner.runtime}.npz"
+        self._rows: dict[str, tuple[int, int]] = {}  # text digest -> (block, row)
+        self._blocks: list[np.ndarray] = []
+        if self._path.exists():
+            with np.load(self._path) as data:
+                self._blocks = [data["vectors"]]
+                self._rows = {key: (0, i) for i, key in enumerate(data["keys"].tolist())}
+        self._saved = len(self._rows)
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._rows}  # in the given order
+        if missing:
+            self._blocks.append(self.inner.encode(list(missing.values()), batch_size=batch_size))
+            self._rows.update({k: (len(self._blocks) - 1, i) for i, k in enumerate(missing)})
+        if progress:
+            progress(len(texts))
+        if not keys:
+            return np.zeros((0, self._blocks[0].shape[1] if self._blocks else 0), dtype=np.float32)
+        return np.stack([self._blocks[b][r] for b, r in (self._rows[k] for k in keys)])
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+    def save(self) -> None:
+        if len(self._rows) == self._saved:
+            return
+        keys = list(self._rows)
+        vectors = np.stack([self._blocks[b][r] for b, r in self._rows.values()])
+        tmp = self._path.with_name(self._path.stem + ".tmp.npz")
+        np.savez(tmp, keys=np.array(keys), vectors=vectors)
+        tmp.replace(self._path)
+        self._blocks, self._rows = [vectors], {k: (0, i) for i, k in enumerate(keys)}
+        self._saved = len(keys)
+
+
+@dataclass(frozen=True)
+class Size:
+    label: str
+    corpus: Path
+    groups: tuple[str, ...]  # question groups this corpus answers
+
+
+def make_sizes(corpus_dir: Path, workdir: Path, archive: Path | None) -> list[Size]:
+    """The three corpora, laid out under `workdir` at stable paths so their cached builds stay valid."""
+
+    def lay_out(name: str, with_guides: bool, with_archive: bool) -> Path:
+        target = workdir / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(corpus_dir, target)
+        if with_guides:
+            shutil.copytree(GUIDES_DIR, target / "k8s-contributor-guide")
+        if with_archive and archive:
+            with tarfile.open(archive) as tar:
+                tar.extractall(target / ARCHIVE_FOLDER, filter="data")
+        return target
+
+    sizes = [
+        Size("interview", lay_out("corpus-interview", False, False), ("interview",)),
+        Size("+ 8 guides", lay_out("corpus-with-guides", True, False), ("interview", "guides")),
+    ]
+    if archive and archive.is_file():
+        sizes.append(
+            Size("+ 965-file archive", lay_out("corpus-with-archive", True, True), ("interview", "guides", "archive"))
+        )
+    return sizes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["dev", "holdout"], help="question sets in tests/eval/")
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 2, 3], help="corpus sizes to run (1-3)")
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings" / ".eval")
+    parser.add_argument("--no-peers", action="store_true", help="score this bot only (faster while tuning)")
+    parser.add_argument("--misses", action="store_true", help="print every question this bot missed, with its quotes")
     parser.add_argument(
         "--adapted", action="store_true", help="adapt the model to each corpus first (python -m bot adapt)"
     )
@@ -164,42 +275,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = Settings.from_env()
     base_model = Embedder.from_setting(settings.embedding_model)
-    embedder: TextEncoder = query_embedder(settings.encoder_dir, base_model)  # as the bot builds and serves
+    served: TextEncoder = query_embedder(settings.encoder_dir, base_model)  # as the bot builds and serves
     args.cache.mkdir(parents=True, exist_ok=True)
+    archive = Path(os.environ.get("EVAL_LARGE_ARCHIVE", DEFAULT_ARCHIVE))
+    if not archive.is_file():
+        print(f"note: {archive} not found; the archive size is left out", file=sys.stderr)
 
     def note(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    configs = [
-        ("interview corpus", settings.corpus_dir, args.cache / "interview", lambda q: q.doc in (None, "interview")),
-        (
-            "interview + 8 contributor-guide documents",
-            corpus_with_guides(settings.corpus_dir, GUIDES_DIR, args.cache),
-            args.cache / "with-guides",
-            lambda q: True,
-        ),
-    ]
-    base = base_model
-    for label, corpus, index_dir, keep in configs:
+    sets = {name: load_questions(EVAL_DIR / f"{name}.jsonl") for name in args.sets}
+    rows = []
+    missed = []
+    for number, size in enumerate(make_sizes(settings.corpus_dir, args.cache, archive), 1):
+        if number not in args.sizes:
+            continue
+        index_dir = args.cache / f"index-{size.corpus.name}"
+        embedder: TextEncoder = CachedEncoder(served, args.cache)
+        label = size.label
         if args.adapted:
             from bot.adapt import adapt_model
 
-            model_dir = index_dir.with_name(index_dir.name + "-adapted-model")
-            report = adapt_model(corpus, model_dir, base)
+            model_dir = args.cache / f"model-adapted-{size.corpus.name}"
+            report = adapt_model(size.corpus, model_dir, base_model)
             note(f"adapted the model to {label}: {report.pairs} pairs, {report.seconds:.0f} s")
             embedder = query_embedder(settings.encoder_dir, Embedder(model_dir))
             index_dir = index_dir.with_name(index_dir.name + "-adapted")
-            label = f"{label}, model adapted to it"
-        index = ensure_index(corpus, index_dir, embedder, notify=note)
-        for name in args.sets:
-            questions = [q for q in load_questions(EVAL_DIR / f"{name}.jsonl") if keep(q)]
-            results = evaluate(index, embedder, questions)
-            real = sum(not q.off_topic for q in questions)
-            print(f"\n### {label} — {name} set ({real} questions, {len(questions) - real} off-topic)\n")
-            print("| system | hit@1 | hit@3 | MRR | answered | off-topic declined |")
-            print("|---|---|---|---|---|---|")
-            for system, scores in results.items():
-                print(scores.row(system))
+            label = f"{label}, adapted model"
+        index = ensure_index(size.corpus, index_dir, embedder, notify=note)
+        if isinstance(embedder, CachedEncoder):
+            embedder.save()
+        retriever = Retriever(index, embedder)
+        for set_name, questions in sets.items():
+            off = [q for q in questions if q.off_topic]
+            for g, group in enumerate(size.groups):
+                chosen = [q for q in questions if q.group == group] + off
+                results = evaluate(index, embedder, chosen, retriever, not args.no_peers)
+                for system, scores in results.items():
+                    name = f"**{system}**" if system == BOT else system
+                    rows.append(f"| {label} | {set_name} | {group} ({scores.real}) | {name} | {scores.cells()} |")
+                # the off-topic questions are the same in every group: their misses are listed once
+                missed += [(label, set_name, *m) for m in results[BOT].misses if g == 0 or not m[0].off_topic]
+    print("| corpus | set | questions | system | hit@1 | hit@3 | MRR | answered | off-topic declined |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if args.misses:
+        for label, set_name, q, answered, quotes in missed:
+            print(f"\n[{label} / {set_name}] {q.id} ({q.doc}) {q.question!r}")
+            print(f"   gold: {q.gold[0][:150] if q.gold else '(off-topic)'}")
+            if not answered:
+                print("   DECLINED")
+            for r, quote in enumerate(quotes, 1):
+                print(f"   {r}. {quote[:220]!r}")
     return 0
 
 

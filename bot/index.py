@@ -33,15 +33,25 @@ from typing import Any
 import numpy as np
 
 from bot import __version__
-from bot.documents import CorpusError, Document, SkippedFile, SkippedFileError, corpus_files, load_document
+from bot.documents import (
+    Block,
+    CorpusError,
+    Document,
+    SkippedFile,
+    SkippedFileError,
+    Span,
+    corpus_files,
+    corpus_listing,
+    load_document,
+)
 from bot.embedding import TextEncoder
-from bot.text import search_tokens, sentence_spans
+from bot.text import english_share, search_tokens, sentence_spans
 
 log = logging.getLogger(__name__)
 
 INDEX_FORMAT = 1
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
-CHUNKING = {"parser_version": 4, "max_window_sentences": 3, "max_quote_chars": 600, "max_unit_chars": 400}
+CHUNKING = {"parser_version": 5, "max_window_sentences": 3, "max_quote_chars": 600, "max_unit_chars": 400}
 _VERSIONED = (
     "sentence-transformers",
     "transformers",
@@ -77,6 +87,8 @@ class ParagraphRecord:
     kind: str
     sentences: tuple[tuple[int, int], ...]
     section_id: int
+    code: tuple[Span, ...] = ()  # inline code in `text`
+    follow: tuple[Block, ...] = ()  # the list or code a lead-in paragraph introduces
 
 
 @dataclass
@@ -122,6 +134,8 @@ class BuildReport:
     path: Path | None = None
     embedded_documents: int = 0  # documents parsed and embedded by this build; the others were reused
     embedded_texts: int = 0
+    ignored: list[str] = field(default_factory=list)  # files the corpus's .botignore keeps out
+    authority: dict[str, float] = field(default_factory=dict)  # documents whose front matter sets another authority
 
 
 # --- chunking ---------------------------------------------------------------------------------------------------
@@ -294,7 +308,8 @@ def build_index(
         old_hashes: dict[str, str] = manifest.get("files", {})
         parts: list[_Part] = []
         skipped: list[SkippedFile] = []
-        for path in corpus_files(corpus_dir):
+        files, ignored = corpus_listing(corpus_dir)
+        for path in files:
             name = path.relative_to(corpus_dir).as_posix()
             digest = hashes.get(name)
             if name in reusable and reusable[name].record["digest"] == digest:
@@ -318,7 +333,7 @@ def build_index(
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
             embedded = _embed_parts(parts, embedder, progress)
-            counts = _write_build(build, corpus_dir, parts, skipped, hashes, embedder, indexed_at)
+            counts = _write_build(build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored)
             _swap_in(index_dir, build)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -337,6 +352,8 @@ def build_index(
         path=build,
         embedded_documents=sum(1 for p in parts if p.fresh),
         embedded_texts=embedded,
+        ignored=ignored,
+        authority={p.name: p.record["authority"] for p in parts if p.record.get("authority", 1.0) != 1.0},
     )
 
 
@@ -423,6 +440,8 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
                     "kind": p.kind,
                     "sentences": [list(s) for s in p.sentences],
                     "section_id": p.section_id - first_section,
+                    "code": [list(c) for c in p.code],
+                    "follow": [_block_json(b) for b in p.follow],
                 }
                 for p in paras
             ],
@@ -434,6 +453,15 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
             fresh=False,
         )
     return parts
+
+
+def _block_json(block: Block) -> list[Any]:
+    return [block.kind, block.text, [list(c) for c in block.code], block.depth]
+
+
+def _block_of(item: list[Any]) -> Block:
+    kind, text, code, depth = item
+    return Block(kind, text, tuple((s, e) for s, e in code), depth)
 
 
 def _chunk(doc: Document) -> _Part:
@@ -458,6 +486,8 @@ def _chunk(doc: Document) -> _Part:
                 "kind": para.kind,
                 "sentences": [list(s) for s in spans],
                 "section_id": sections[para.section],
+                "code": [list(c) for c in para.code],
+                "follow": [_block_json(b) for b in para.follow],
             }
         )
         for first, length in windows_of(spans):
@@ -471,6 +501,9 @@ def _chunk(doc: Document) -> _Part:
         "interviewer": doc.interviewer,
         "is_interview": doc.is_interview,
         "digest": doc.digest,
+        "about": doc.about,
+        "authority": doc.authority,
+        "english": round(english_share(" ".join(p.text for p in doc.paragraphs)), 3),
     }
     return _Part(
         record=record,
@@ -527,6 +560,7 @@ def _write_build(
     hashes: dict[str, str],
     embedder: TextEncoder,
     indexed_at: dict[str, str],
+    ignored: list[str],
 ) -> dict[str, int]:
     import faiss
 
@@ -584,6 +618,7 @@ def _write_build(
         "indexed": {p.name: p.record["digest"] for p in parts},
         "indexed_at": indexed_at,
         "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
+        "ignored": ignored,
         "counts": {
             "documents": len(parts),
             "paragraphs": len(paragraphs),
@@ -682,6 +717,8 @@ def load_index(index_dir: Path) -> PassageIndex:
                 kind=p["kind"],
                 sentences=tuple((s, e) for s, e in p["sentences"]),
                 section_id=p["section_id"],
+                code=tuple((s, e) for s, e in p["code"]),
+                follow=tuple(_block_of(b) for b in p["follow"]),
             )
             for p in data["paragraphs"]
         ]

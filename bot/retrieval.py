@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from bot.documents import Span
 from bot.embedding import TextEncoder
-from bot.index import PassageIndex
+from bot.index import PassageIndex, import_bm25s
 from bot.text import has_words, normalize_for_match, search_tokens
 
 MAX_QUESTION_CHARS = 1000
@@ -39,6 +41,12 @@ class Weights:
     para_lexical: float = 0.4  # the best window anywhere in the paragraph (BM25)
     per_sentence: float = 0.03
     lead_in: float = 0.15  # penalty for a quote ending on a sentence that leads into the next ("And you know what?")
+    # where the answer lives: the document's closeness to the question (its paragraphs' centroid, dense) and its
+    # title, description and headings (BM25)
+    doc_dense: float = 0.0
+    doc_lexical: float = 0.0
+    record: float = 0.0  # penalty for records (minutes, notes, archives, elections, reports): they rarely answer
+    authority: float = 0.3  # per unit of a document's front-matter authority above or below normal
     per_paragraph: int = 2  # at most this many results from one paragraph
     # the question names an interview's speaker: it is about their words. Raised from 0.05 (on the dev set) for
     # large corpora, where many documents use the same words; `make bench` reports hit rates with and without one
@@ -62,6 +70,7 @@ class Result:
     paragraph: int = -1
     context: str = ""  # the whole paragraph the quote comes from
     key_sentence: tuple[int, int] | None = None  # offsets in `quote` of its sentence closest to the question
+    code: tuple[tuple[int, int], ...] = ()  # offsets in `quote` of commands and code, to show as code
 
     def to_json(self) -> dict[str, object]:
         return {"quote": self.quote, "source": self.source, "section": self.section, "score": round(self.score, 4)}
@@ -73,6 +82,7 @@ class Answer:
     answered: bool
     results: list[Result] = field(default_factory=list)
     confidence: float = 0.0
+    suggestions: list[str] = field(default_factory=list)  # when declined: questions the documents do answer
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -134,8 +144,14 @@ class Retriever:
         self._para_rest = np.flatnonzero(~single)
         self._rest_vectors = np.ascontiguousarray(index.paragraph_vectors[self._para_rest])
         self._bm25_vocab = frozenset(index.bm25.vocab_dict)
+        self._idf = _idf(index)
         self._ends_on_lead_in = _ends_on_lead_in(index)
+        self._pointer = _pointer_windows(index)
         self._speakers = _speaker_patterns(index)
+        self._doc_vectors = _document_centroids(index, self._para_doc)
+        self._about = _about_index(index)
+        self._suggestions = _suggestion_headings(index)
+        self._doc_prior = np.array([_document_prior(doc, self.weights) for doc in index.documents], dtype=np.float32)
 
     def rewrite(self, question: str) -> tuple[str, set[int]]:
         """Put an interview's speaker in the second person, as the interviewer asked ("how did Jaice start?" becomes
@@ -167,7 +183,24 @@ class Retriever:
         scored = self._score(text, query, dense or self.dense(query[None, :])[0])
         answered = scored.confidence >= self.weights.threshold
         results = self._select(scored, k) if answered else []
-        return Answer(text, answered and bool(results), results, scored.confidence)
+        if answered and results:
+            return Answer(text, True, results, scored.confidence)
+        return Answer(text, False, [], scored.confidence, self.suggest(query))
+
+    def suggest(self, query: np.ndarray, k: int = 3) -> list[str]:
+        """Questions the documents answer that are closest to `query`: an interview's questions and headings asked
+        as questions, else the nearest headings; never a greeting."""
+        ids, texts, is_question = self._suggestions
+        if not len(ids):
+            return []
+        closeness = self.index.section_vectors[ids] @ query + 0.1 * is_question
+        picked: list[str] = []
+        for i in np.argsort(-closeness):
+            if texts[i] not in picked:
+                picked.append(texts[i])
+            if len(picked) == k:
+                break
+        return picked
 
     def _score(self, text: str, query: np.ndarray, dense: Dense) -> _Scored:
         w = self.weights
@@ -188,6 +221,12 @@ class Retriever:
         )
         if named:
             context = context + w.speaker_boost * np.isin(self._para_doc, list(named))
+        doc_score = self._doc_prior + w.doc_dense * (self._doc_vectors @ query)
+        about_words = [t for t in search_tokens(rewritten) if t in self._about[1]]
+        if about_words and w.doc_lexical:
+            about = self._about[0].get_scores(about_words)
+            doc_score = doc_score + w.doc_lexical * about / max(float(about.max()), 1e-9)
+        context = context + doc_score[self._para_doc]
 
         words = search_tokens(rewritten)
         known = [t for t in words if t in self._bm25_vocab]
@@ -214,7 +253,7 @@ class Retriever:
         return _Scored(candidates, total, confidence, dense_all)
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
-        """Best windows first; no two results share a sentence or quote the same text."""
+        """Best windows first; no two results share a sentence or quote the same text, and none is a pointer."""
         idx = self.index
         picked: list[Result] = []
         taken: dict[int, list[tuple[int, int]]] = {}
@@ -223,16 +262,18 @@ class Retriever:
             w = int(scored.candidates[j])
             p = int(idx.window_para[w])
             first, length = int(idx.window_first[w]), int(idx.window_len[w])
+            if self._pointer[w]:
+                continue  # it only points elsewhere, or says nothing on its own
             spans = taken.setdefault(p, [])
             if len(spans) >= self.weights.per_paragraph or any(first < f + m and f < first + length for f, m in spans):
                 continue
-            quote = idx.window_text(w)
-            norm = normalize_for_match(quote)
+            quote, code = quote_with_follow(idx, w)
+            norm = _comparable(quote)
             if any(norm in s or s in norm for s in seen):
-                continue
+                continue  # the same words again (a copy of a page, or a passage inside one already shown)
             spans.append((first, length))
             seen.append(norm)
-            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored.dense)))
+            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored.dense), code))
             if len(picked) >= k:
                 break
         return picked
@@ -256,7 +297,9 @@ class Retriever:
         start, end = sentences[int(idx.window_first[best])]
         return start - offset, end - offset
 
-    def _result(self, w: int, quote: str, score: float, key: tuple[int, int] | None = None) -> Result:
+    def _result(
+        self, w: int, quote: str, score: float, key: tuple[int, int] | None = None, code: tuple[Span, ...] = ()
+    ) -> Result:
         idx = self.index
         para = idx.paragraphs[int(idx.window_para[w])]
         doc = idx.documents[para.doc]
@@ -273,6 +316,7 @@ class Retriever:
             paragraph=int(idx.window_para[w]),
             context=para.text,
             key_sentence=key,
+            code=code,
         )
 
 
@@ -313,3 +357,146 @@ def _speaker_patterns(index: PassageIndex) -> list[tuple[re.Pattern[str], set[in
         (re.compile(rf"\b({re.escape(alias)})(['’]?s)?\b", re.IGNORECASE), by_name[alias])
         for alias in sorted(by_name, key=len, reverse=True)
     ]
+
+
+MAX_QUOTE_CHARS = 600
+
+
+def quote_with_follow(index: PassageIndex, w: int) -> tuple[str, tuple[Span, ...]]:
+    """A window's text, and the offsets of its code. A window that ends its paragraph on a lead-in ("To squash your
+    commits, perform an interactive rebase:") carries on with the list items or code the lead-in introduces, one per
+    line, within the quote limit; what does not fit is cut and marked with "…"."""
+    para = index.paragraphs[int(index.window_para[w])]
+    first, length = int(index.window_first[w]), int(index.window_len[w])
+    start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
+    text = para.text[start:end]
+    code = [(max(a, start) - start, min(b, end) - start) for a, b in para.code if a < end and b > start]
+    if not para.follow or end < len(para.text.rstrip()) or not text.endswith(":"):
+        return text, tuple(code)
+    for block in para.follow:
+        if block.kind == "code":
+            prefix, body, inner = "", block.text, [(0, len(block.text))]
+        else:
+            prefix, body, inner = "  " * block.depth + "• ", block.text, list(block.code)
+        line = "\n" + prefix + body
+        if len(text) + len(line) > MAX_QUOTE_CHARS:
+            room = MAX_QUOTE_CHARS - len(text) - len(prefix) - 2
+            if block.kind == "item" and room > 40:
+                cut = body[:room].rsplit(" ", 1)[0].rstrip(" ,;:")
+                offset = len(text) + 1 + len(prefix)
+                code += [(offset + a, offset + min(b, len(cut))) for a, b in inner if a < len(cut)]
+                text += "\n" + prefix + cut + "…"
+            else:
+                text += "\n…"
+            break
+        offset = len(text) + 1 + len(prefix)
+        code += [(offset + a, offset + b) for a, b in inner]
+        text += line
+    return text, tuple(code)
+
+
+def _comparable(text: str) -> str:
+    """Letters and digits only, lower case: copies of a passage that differ in punctuation or markup compare equal."""
+    return re.sub(r"[\W_]+", " ", normalize_for_match(text)).strip()
+
+
+# Sentences that only point elsewhere: the answer is in what they point at, not in them.
+_SIGNPOST = re.compile(
+    r"^\W*(?:see|read|check out|refer to|visit|head (?:over )?to|take a look|have a look|look at|"
+    r"for (?:more|further|additional) (?:info|information|details|help)|more (?:info|information|details)|"
+    r"learn more|read on|continue reading|click|this (?:doc|document|guide|page|section|file|readme|site)\b|"
+    r"the following\b|below (?:is|are)\b|here (?:is|are) (?:a|an|the|some)?\s*(?:link|list|overview)|"
+    r"details (?:are|can be found)|(?:more )?information (?:is|can be found))",
+    re.IGNORECASE,
+)
+
+
+def _pointer_windows(index: PassageIndex) -> np.ndarray:
+    """For each window: is it a pointer rather than an answer? A signpost ("Read on to learn more…", "This doc has
+    some tips…"), a fragment too short to say anything alone ("Make the pull request"), or a lead-in whose list or
+    code is not in the index ("…as follows:")."""
+    flags = np.zeros(index.size, dtype=bool)
+    for w in range(index.size):
+        para = index.paragraphs[int(index.window_para[w])]
+        first, length = int(index.window_first[w]), int(index.window_len[w])
+        sentences = [para.text[s:e] for s, e in para.sentences[first : first + length]]
+        text = " ".join(sentences)
+        words = len(re.findall(r"\w+", text))
+        ends_paragraph = first + length == len(para.sentences)
+        if ends_paragraph and text.endswith(":"):
+            flags[w] = not para.follow
+        elif words < 5 or (para.kind == "list" and words < 8 and not text.rstrip().endswith((".", "!", "?"))):
+            flags[w] = True
+        else:
+            flags[w] = all(_SIGNPOST.match(sentence) for sentence in sentences)
+    return flags
+
+
+# Documents that record what happened rather than explain how things work: minutes, notes, archives, elections,
+# reports, retrospectives. Named so in their path or title; they rarely answer a newcomer's question.
+_RECORD = re.compile(
+    r"(minutes|meeting[-_ ]?notes|notes|agenda|archive|election|candidate|nomination|voters?\b|annual[-_ ]report|"
+    r"retro(spective)?s?\b|summit|survey[-_ ]results|\b(19|20)\d\d[-_]\d\d)",
+    re.IGNORECASE,
+)
+_TRANSLATION = 0.12  # below this share of English function words a document is not in English
+
+
+def _document_prior(doc: dict, weights: Weights) -> float:
+    """A document's standing before any question: a moderator's front-matter authority, minus a default penalty
+    for records and for documents not in English (translated copies of a page)."""
+    authority = float(doc.get("authority", 1.0))
+    if authority == 0:
+        return -10.0  # "never": kept in the index, never quoted
+    prior = weights.authority * (authority - 1.0)
+    if authority == 1.0 and _RECORD.search(f"{doc['name']} {doc['title']}"):
+        prior -= weights.record
+    if doc.get("english", 1.0) < _TRANSLATION:
+        prior -= 1.0
+    return prior
+
+
+def _document_centroids(index: PassageIndex, para_doc: np.ndarray) -> np.ndarray:
+    """Each document's mean paragraph vector, unit length: what the document as a whole is about."""
+    n = len(index.documents)
+    if not len(para_doc):
+        return np.zeros((n, index.paragraph_vectors.shape[1] if index.paragraph_vectors.ndim == 2 else 0))
+    sums = np.zeros((n, index.paragraph_vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, para_doc, index.paragraph_vectors)
+    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+
+
+def _about_index(index: PassageIndex) -> tuple[Any, frozenset[str]]:
+    """BM25 over each document's title, description and headings."""
+    bm25 = import_bm25s().BM25()
+    tokens = [search_tokens(doc.get("about") or doc["title"]) or ["\x00"] for doc in index.documents]
+    bm25.index(tokens, show_progress=False)
+    return bm25, frozenset(bm25.vocab_dict)
+
+
+def _idf(index: PassageIndex) -> dict[str, float]:
+    """Inverse document frequency of each word over the windows, from the BM25 index's postings."""
+    bm25 = index.bm25
+    indptr = np.asarray(bm25.scores["indptr"])
+    df = np.diff(indptr)
+    n = max(int(bm25.scores.get("num_docs", index.size)), 1)
+    return {word: float(np.log(1 + n / max(int(df[i]), 1))) for word, i in bm25.vocab_dict.items() if i < len(df)}
+
+
+_GREETING = re.compile(r"^\W*(hi|hello|hey|welcome|thanks?|good (morning|afternoon|evening))\b", re.IGNORECASE)
+
+
+def _suggestion_headings(index: PassageIndex) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Headings a decline can suggest, one per section: its last heading, when it is not a greeting."""
+    ids: list[int] = []
+    texts: list[str] = []
+    seen: set[int] = set()
+    for para in index.paragraphs:
+        if para.section and para.section_id not in seen:
+            seen.add(para.section_id)
+            heading = para.section[-1]
+            if not _GREETING.match(heading) and len(heading) <= 200 and len(heading.split()) >= 3:
+                ids.append(para.section_id)
+                texts.append(heading)
+    questions = np.array([t.rstrip().endswith("?") for t in texts], dtype=np.float32)
+    return np.asarray(ids, dtype=np.int64), texts, questions

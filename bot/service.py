@@ -39,6 +39,7 @@ class Source:
     passages: int
     indexed_at: str
     url: str | None
+    authority: float = 1.0  # front matter `authority` (1 is normal)
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,10 @@ class AnswerService:
     def sources(self) -> list[Source]:
         return self.snapshot.sources
 
+    def ignored(self) -> list[str]:
+        """Files the corpus's .botignore keeps out of the index."""
+        return list(self.snapshot.index.manifest.get("ignored", []))
+
     def topics(self) -> list[str]:
         """A few things the corpus can answer, for the "I don't know" reply."""
         return self.snapshot.topics
@@ -243,6 +248,7 @@ def _sources(index: PassageIndex) -> list[Source]:
             passages=counts[d],
             indexed_at=indexed.get(doc["name"], built),
             url=doc.get("url"),
+            authority=float(doc.get("authority", 1.0)),
         )
         for d, doc in enumerate(index.documents)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import snowballstemmer
@@ -74,6 +75,18 @@ def search_tokens(text: str) -> list[str]:
     return tokens
 
 
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    "the a an and or of to in on for with is are was be it that this you your we our can by as at from not".split()
+)
+
+
+def english_share(text: str) -> float:
+    """Share of a text's words that are common English function words: about 0.3-0.4 for English prose, near 0 for
+    other languages (a translated copy of a page)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return sum(w in _ENGLISH_FUNCTION_WORDS for w in words) / len(words) if words else 0.0
+
+
 def has_words(text: str) -> bool:
     """True when the text holds at least one letter or digit (not only emoji or punctuation)."""
     return any(ch.isalnum() for ch in text)
@@ -83,3 +96,37 @@ def normalize_for_match(text: str) -> str:
     """Whitespace- and quote-insensitive form, for comparing quotes with each other or with gold spans."""
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     return " ".join(text.split()).lower()
+
+
+def code_markup(text: str, code: Sequence[tuple[int, int]], escape: Callable[[str], str] = str) -> str:
+    """`text` with its code as Markdown code: a span that fills its own lines becomes a fenced block, any other an
+    inline span; the rest goes through `escape` (Discord's markdown escaping, or nothing for a terminal)."""
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(code):
+        if start < pos or end <= start:
+            continue
+        out.append(escape(text[pos:start]))
+        piece = text[start:end]
+        whole_lines = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+        if whole_lines and (start > 0 or "\n" in piece):
+            out.append("```\n" + piece.replace("```", "`\u200b``") + "\n```")
+        elif "`" in piece:
+            out.append(f"`` {piece} ``")
+        else:
+            out.append(f"`{piece}`")
+        pos = end
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+_OPENING_MARKS = "“\"‘'«„"
+_CLOSING_MARKS = "”\"’'»“"
+
+
+def in_quotation_marks(text: str) -> str:
+    """“text”, unless the text already stands in quotation marks (a pull quote): then as it is."""
+    stripped = text.strip()
+    if len(stripped) > 1 and stripped[0] in _OPENING_MARKS and stripped[-1] in _CLOSING_MARKS:
+        return stripped
+    return f"“{stripped}”"

@@ -235,7 +235,8 @@ class OnboardingBot(discord.Client):
                 )
             if answer.answered:
                 return Asked(answer, question_id, render.answer_embed(answer), question_id or None)
-            embed = render.decline_embed(answer.question, self.service.topics(), self.service.sources())
+            suggestions = answer.suggestions or self.service.topics()
+            embed = render.decline_embed(answer.question, suggestions, self.service.sources())
             return Asked(answer, question_id, embed, None)
 
         return await asyncio.to_thread(work)

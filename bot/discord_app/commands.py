@@ -102,7 +102,9 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
 async def sources(interaction: discord.Interaction) -> None:
     """The documents I quote from, with passage counts and when they were indexed."""
     bot = _bot(interaction)
-    await interaction.response.send_message(embed=render.sources_embed(bot.service.sources()), ephemeral=True)
+    await interaction.response.send_message(
+        embed=render.sources_embed(bot.service.sources(), len(bot.service.ignored())), ephemeral=True
+    )
 
 
 @app_commands.command()

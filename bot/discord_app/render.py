@@ -13,10 +13,12 @@ from collections.abc import Sequence
 import discord
 
 from bot.corpus_admin import AuditEntry, DocumentInfo, Preview, Version
+from bot.documents import authority_label
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result
 from bot.service import ReindexReport, Source
 from bot.store import Stats
+from bot.text import code_markup
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -42,14 +44,17 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-def block_quote(text: str, key: tuple[int, int] | None = None) -> str:
-    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written; the
-    `key` span (the sentence closest to the question) in bold."""
+def block_quote(text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = ()) -> str:
+    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written;
+    commands and code as code; the `key` span (the sentence closest to the question) in bold when the quote holds
+    no code."""
 
     def escape(part: str) -> str:
         return discord.utils.escape_markdown(part)
 
-    if key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
+    if code:
+        escaped = code_markup(text, code, escape)
+    elif key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
         start, end = key
         escaped = f"{escape(text[:start])}**{escape(text[start:end])}**{escape(text[end:])}"
     else:
@@ -82,10 +87,12 @@ def attribution(result: Result | Quote, limit: int = 300) -> str:
     return text if len(text) <= limit else clip(f"— {source}", limit)
 
 
-def quoted(text: str, key: tuple[int, int] | None, credit: str, limit: int) -> str:
-    """A block quote followed by its attribution, within `limit` characters: the quote is shortened if it must be,
-    the attribution never."""
-    body = block_quote(text, key)
+def quoted(
+    text: str, key: tuple[int, int] | None, credit: str, limit: int, code: Sequence[tuple[int, int]] = ()
+) -> str:
+    """A block quote followed by its attribution, within `limit` characters: the quote is shortened if it must be
+    (then without code markup, which a cut could leave open), the attribution never."""
+    body = block_quote(text, key, code)
     room = limit - len(credit) - 1
     cut = len(text)
     while len(body) > room and cut > 20:  # escaping and "> " prefixes can more than double the length
@@ -99,9 +106,9 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     results = answer.results[first:]
     best, more = results[0], results[1:]
     embed = discord.Embed(colour=COLOUR, title=clip(title or f"Q: {answer.question}", TITLE_LIMIT))
-    embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT)
+    embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT, best.code)
     for result in more:
-        value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT)
+        value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code)
         embed.add_field(name="Also relevant", value=value, inline=False)
     embed.set_footer(text="Quoted word for word from the community's documents.")
     return fit(embed)
@@ -131,14 +138,18 @@ def quote_embed(quote: Quote) -> discord.Embed:
     )
 
 
-def sources_embed(sources: Sequence[Source]) -> discord.Embed:
+def sources_embed(sources: Sequence[Source], ignored: int = 0) -> discord.Embed:
     embed = discord.Embed(colour=COLOUR, title="Documents I quote from")
     lines = []
     for s in sources:
         name = _link(discord.utils.escape_markdown(clip(s.title, 150)), s.url)
-        lines.append(f"{name}\n`{clip(s.name, 100)}` · {s.passages} passages · indexed {s.indexed_at}")
+        weight = f" · authority {authority_label(s.authority)}" if s.authority != 1.0 else ""
+        lines.append(f"{name}\n`{clip(s.name, 100)}` · {s.passages} passages · indexed {s.indexed_at}{weight}")
     embed.description = clip("\n\n".join(lines) or "No documents are indexed.", DESCRIPTION_LIMIT)
-    embed.set_footer(text=f"{len(sources)} documents, {sum(s.passages for s in sources)} passages")
+    footer = f"{len(sources)} documents, {sum(s.passages for s in sources)} passages"
+    if ignored:
+        footer += f"; {ignored} files kept out by the corpus's .botignore"
+    embed.set_footer(text=footer)
     return fit(embed)
 
 
