@@ -13,7 +13,7 @@ import discord.http
 import pytest
 from discord import app_commands
 
-from tests.discord_emulator import DiscordEmulator, UserFile, point_discord_py_at, running_client
+from tests.emulator import DiscordEmulator, UserFile, point_discord_py_at, running_client
 
 Scenario = Callable[[DiscordEmulator], Awaitable[None]]
 
