@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusManager
+from bot.corpus import MAX_UPLOAD_BYTES, CorpusManager
 from bot.embedding import Embedder
 from bot.index import load_index
 from bot.service import AnswerService

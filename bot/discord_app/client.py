@@ -23,7 +23,7 @@ import discord
 from discord import app_commands
 
 from bot.config import Settings
-from bot.corpus_admin import CorpusChangeError, CorpusManager
+from bot.corpus import CorpusChangeError, CorpusManager
 from bot.discord_app import render
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
 from bot.retrieval import Answer, QuestionError

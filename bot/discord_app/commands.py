@@ -12,7 +12,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.corpus_admin import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
+from bot.corpus import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
 from bot.discord_app.views import ConfirmAdd
 from bot.documents import CorpusError

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.corpus_admin import CorpusChangeError, Preview
+from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
 from bot.store import StoreError
 
