@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
@@ -14,15 +14,13 @@ from discord import app_commands
 
 from bot.corpus import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
+from bot.discord_app.common import Bot, is_moderator
 from bot.discord_app.views import ConfirmAdd
 from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import BuildBusy, IndexError_
 from bot.quotes import NoQuoteError
 from bot.retrieval import MAX_QUESTION_CHARS, QuestionError, check_question
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import OnboardingBot
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +29,12 @@ DOWNLOAD_TIMEOUT = 60.0  # seconds to fetch an attachment from Discord's CDN
 CHANGE_DOCUMENTS = "change the documents"
 
 
-def _bot(interaction: discord.Interaction) -> OnboardingBot:
+def _bot(interaction: discord.Interaction) -> Bot:
     return interaction.client  # type: ignore[return-value]
 
 
 async def _moderator(interaction: discord.Interaction, action: str) -> bool:
     """True for a moderator; anyone else is told privately, and nothing happens."""
-    from bot.discord_app.client import is_moderator
-
     if is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
         return True
     text = f"Only moderators can {action} (Manage Server permission or a moderator role)."
@@ -230,8 +226,6 @@ async def _document_choices(interaction: discord.Interaction, current: str) -> l
 
 
 async def _version_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-    from bot.discord_app.client import is_moderator
-
     bot = _bot(interaction)
     if not is_moderator(interaction, bot.settings.moderator_role_ids):
         return []
@@ -345,8 +339,6 @@ async def corpus_show(interaction: discord.Interaction, name: str) -> None:
 
 
 async def _history_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    from bot.discord_app.client import is_moderator
-
     bot = _bot(interaction)
     if not is_moderator(interaction, bot.settings.moderator_role_ids):  # removed names are moderators' business
         return []
