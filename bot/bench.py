@@ -323,7 +323,7 @@ def discord_figures(corpus: Path, index_dir: Path, questions: list[str]) -> dict
     this one (imported here, never by the bot). Latency is measured where a user would see it: from posting the
     question to the reply arriving. Each user asks in their own DM: Discord allows a bot 5 messages per 5 s in one
     channel, so 20 replies in one channel would measure Discord's rate limit, not the bot."""
-    from tests.discord_emulator import DiscordEmulator
+    from tests.emulator import DiscordEmulator
 
     heartbeat = 1.0  # seconds; short, so that a stall would show (Discord's own is about 41 s)
 

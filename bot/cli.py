@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
-from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusChangeError, CorpusManager, Preview, check_size, plural
+from bot.corpus import MAX_UPLOAD_BYTES, CorpusChangeError, CorpusManager, Preview, check_size, plural
 from bot.documents import IGNORE_FILE, CorpusError, authority_label
 from bot.embedding import Embedder, ModelError, TextEncoder
 from bot.encoder import query_embedder
@@ -427,7 +427,7 @@ def format_quote(quote: Quote) -> str:
 
 
 def recover_corpus(settings: Settings, corpus_dir: Path, index_dir: Path) -> list[str]:
-    """Finish or roll back a corpus change interrupted by a kill (see bot.corpus_admin); says what it repaired. The
+    """Finish or roll back a corpus change interrupted by a kill (see bot.corpus.journal); says what it repaired. The
     index catches up where it is loaded (ensure_index sees the changed files)."""
     manager = CorpusManager.from_settings(settings, reindex=lambda: None, corpus_dir=corpus_dir, index_dir=index_dir)
     repairs = manager.recover()

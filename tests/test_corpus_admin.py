@@ -1,4 +1,4 @@
-"""Corpus management (bot.corpus_admin): real files, a real SQLite file, real index builds with the real model."""
+"""Corpus management (bot.corpus): real files, a real SQLite file, real index builds with the real model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus_admin import (
+from bot.corpus import (
     MAX_UPLOAD_BYTES,
     AlreadyExists,
     CorpusBusy,

@@ -1,7 +1,7 @@
 """`python -m bot corpus ...` as people use it: real subprocesses, real SQLite file, real index builds, real kills.
 
 The kill tests run a corpus change in a subprocess that SIGKILLs itself at a named step (ONBOARDING_CRASH_AT, see
-bot/corpus_admin.py), then run the CLI again and check that corpus files, versions, audit log and index agree.
+bot/corpus/journal.py), then run the CLI again and check that corpus files, versions, audit log and index agree.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus_admin import CorpusManager
+from bot.corpus import CorpusManager
 from bot.embedding import Embedder
 from bot.index import build_index, current_build, load_index, read_manifest
 from bot.retrieval import Retriever

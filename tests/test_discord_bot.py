@@ -23,7 +23,7 @@ from bot.embedding import Embedder
 from bot.service import AnswerService
 from bot.store import Store
 from tests.conftest import CORPUS
-from tests.discord_emulator import DiscordEmulator, Interaction, running_client
+from tests.emulator import DiscordEmulator, Interaction, running_client
 
 EPHEMERAL = 1 << 6
 

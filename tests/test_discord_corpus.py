@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.corpus_admin import MAX_UPLOAD_BYTES, CorpusManager
+from bot.corpus import MAX_UPLOAD_BYTES, CorpusManager
 from bot.embedding import Embedder
 from bot.index import load_index
 from bot.service import AnswerService
-from tests.discord_emulator import DiscordEmulator, Interaction, UserFile
+from tests.emulator import DiscordEmulator, Interaction, UserFile
 from tests.test_discord_bot import EPHEMERAL, assert_clean, buttons, edited_to, embed_text, reply_to, run, session
 
 WELCOME = (

@@ -13,18 +13,18 @@ import logging
 import math
 import re
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.config import Settings
-from bot.corpus_admin import CorpusChangeError, CorpusManager
+from bot.corpus import CorpusChangeError, CorpusManager
 from bot.discord_app import render
+from bot.discord_app.commands import add_commands
+from bot.discord_app.common import Asked, Cooldowns
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
@@ -36,43 +36,6 @@ T = TypeVar("T")
 AUTO_ANSWER_MAX_CHARS = 1000
 WORKER_THREADS = 32
 TYPING_AFTER = 0.5  # seconds
-
-
-@dataclass(frozen=True)
-class Asked:
-    answer: Answer
-    question_id: int  # 0 when not recorded
-    embed: discord.Embed
-    buttons_for: int | None  # the question id the More / feedback buttons refer to
-
-
-class Cooldowns:
-    """Per-user rate limit: `rate` questions per `per` seconds (discord.py's own token bucket)."""
-
-    def __init__(self, rate: int, per: float) -> None:
-        self.rate = rate
-        self.per = per
-        self._buckets: dict[int, app_commands.Cooldown] = {}
-        self._noticed: dict[int, float] = {}  # when each user was last told to wait
-
-    def retry_after(self, user_id: int) -> float:
-        """0 when the user may ask now (and counts the question), else seconds until they may."""
-        if self.per <= 0:
-            return 0.0
-        if len(self._buckets) > 1000:  # forget users whose window has passed
-            now = time.time()
-            self._buckets = {u: b for u, b in self._buckets.items() if b._window + b.per > now}
-            self._noticed = {u: t for u, t in self._noticed.items() if t + self.per > now}
-        bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
-        return bucket.update_rate_limit() or 0.0
-
-    def should_notify(self, user_id: int) -> bool:
-        """One wait notice per user per window, so someone who keeps asking does not get a DM for each try."""
-        now = time.monotonic()
-        if now - self._noticed.get(user_id, -self.per) < self.per:
-            return False
-        self._noticed[user_id] = now
-        return True
 
 
 class OnboardingBot(discord.Client):
@@ -115,8 +78,6 @@ class OnboardingBot(discord.Client):
         )
         self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
         self.tree = app_commands.CommandTree(self)
-        from bot.discord_app.commands import add_commands
-
         add_commands(self.tree)
 
     async def setup_hook(self) -> None:
@@ -193,8 +154,6 @@ class OnboardingBot(discord.Client):
                 "removed the slash commands registered %s", f"in server {old_guild.id}" if old_guild else "globally"
             )
             if old_guild is None:  # clearing the global tree also cleared our definitions: restore them
-                from bot.discord_app.commands import add_commands
-
                 add_commands(self.tree)
                 guild = self._command_target()
         synced = await self.tree.sync(guild=guild)
@@ -433,16 +392,6 @@ def invite_url(application_id: int) -> str:
         f"https://discord.com/oauth2/authorize?client_id={application_id}"
         f"&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}"
     )
-
-
-def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool:
-    """Manage Server permission, or one of MODERATOR_ROLE_IDS. Checked by the bot itself: `default_permissions` only
-    hides a command in Discord's client."""
-    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
-        return False
-    if interaction.permissions.manage_guild:
-        return True
-    return any(role.id in role_ids for role in interaction.user.roles)
 
 
 def point_at(settings: Settings) -> None:

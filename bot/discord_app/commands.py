@@ -6,23 +6,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
-from bot.corpus_admin import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
+from bot.corpus import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
+from bot.discord_app.common import Bot, is_moderator
 from bot.discord_app.views import ConfirmAdd
 from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import BuildBusy, IndexError_
 from bot.quotes import NoQuoteError
 from bot.retrieval import MAX_QUESTION_CHARS, QuestionError, check_question
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import OnboardingBot
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +29,12 @@ DOWNLOAD_TIMEOUT = 60.0  # seconds to fetch an attachment from Discord's CDN
 CHANGE_DOCUMENTS = "change the documents"
 
 
-def _bot(interaction: discord.Interaction) -> OnboardingBot:
+def _bot(interaction: discord.Interaction) -> Bot:
     return interaction.client  # type: ignore[return-value]
 
 
 async def _moderator(interaction: discord.Interaction, action: str) -> bool:
     """True for a moderator; anyone else is told privately, and nothing happens."""
-    from bot.discord_app.client import is_moderator
-
     if is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
         return True
     text = f"Only moderators can {action} (Manage Server permission or a moderator role)."
@@ -171,7 +167,7 @@ async def stats(interaction: discord.Interaction) -> None:
     await interaction.followup.send(embed=render.stats_embed(summary), ephemeral=True)
 
 
-# --- /corpus: moderators manage the documents (one code path with `python -m bot corpus`: bot.corpus_admin) -------
+# --- /corpus: moderators manage the documents (one code path with `python -m bot corpus`: bot.corpus) -------
 
 corpus = app_commands.Group(
     name="corpus",
@@ -232,8 +228,6 @@ async def _document_choices(interaction: discord.Interaction, current: str) -> l
 
 
 async def _version_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-    from bot.discord_app.client import is_moderator
-
     bot = _bot(interaction)
     if not is_moderator(interaction, bot.settings.moderator_role_ids):
         return []
@@ -347,8 +341,6 @@ async def corpus_show(interaction: discord.Interaction, name: str) -> None:
 
 
 async def _history_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    from bot.discord_app.client import is_moderator
-
     bot = _bot(interaction)
     if not is_moderator(interaction, bot.settings.moderator_role_ids):  # removed names are moderators' business
         return []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.corpus_admin import AuditEntry, DocumentInfo, Preview, Version
+from bot.corpus import AuditEntry, DocumentInfo, Preview, Version
 from bot.documents import authority_label
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result

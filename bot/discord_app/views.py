@@ -15,16 +15,14 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.corpus_admin import CorpusChangeError, Preview
+from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
+from bot.discord_app.common import Bot, is_moderator
 from bot.store import StoreError
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import OnboardingBot
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ CONFIRM_TIMEOUT = 300.0  # seconds a /corpus add preview waits for Confirm (well
 PROGRESS_EVERY = 1.0  # seconds between progress edits while a corpus change reindexes
 
 
-def _bot(interaction: discord.Interaction) -> OnboardingBot:
+def _bot(interaction: discord.Interaction) -> Bot:
     return interaction.client  # type: ignore[return-value]
 
 
@@ -143,8 +141,6 @@ class ConfirmAdd(discord.ui.View):
         self.confirm.label = "Replace" if preview.replaces else "Confirm"
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        from bot.discord_app.client import is_moderator
-
         bot = _bot(interaction)
         if interaction.user.id != self.owner_id:
             text = "Only the moderator who uploaded this file can confirm it."

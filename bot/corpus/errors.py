@@ -1,0 +1,19 @@
+"""The errors a corpus change can end with. Each message is short, plain and shown to the user as it is."""
+
+from __future__ import annotations
+
+
+class CorpusChangeError(Exception):
+    """A change was refused or failed before touching anything; the message is short, plain and user-facing."""
+
+
+class CorpusBusy(CorpusChangeError):
+    """Another corpus change is running; try again in a moment."""
+
+
+class UnknownDocument(CorpusChangeError):
+    """No current document (or archived version) has that name or number."""
+
+
+class AlreadyExists(CorpusChangeError):
+    """add() without replace=True for a name that is already in the corpus."""
