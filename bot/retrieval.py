@@ -91,7 +91,7 @@ class Weights:
     doc_dense: float = 0.3
     doc_lexical: float = 0.4
     record: float = 0.3  # penalty for records (minutes, notes, archives, elections, reports): they rarely answer
-    authority: float = 0.3  # per unit of a document's front-matter authority above or below normal
+    authority: float = 0.6  # per unit of a document's front-matter authority above or below normal
     per_paragraph: int = 2  # at most this many results from one paragraph
     # the question names an interview's speaker: it is about their words. Raised from 0.05 (on the dev set) for
     # large corpora, where many documents use the same words; `make bench` reports hit rates with and without one
@@ -103,7 +103,8 @@ class Weights:
     # ...and above what unrelated questions reach in this corpus: the larger the corpus, the closer its best passage
     # comes to any question, so the line is raised to `null_margin` above the `null_quantile` of unrelated questions
     null_quantile: float = 0.9
-    null_margin: float = 0.0
+    null_margin: float = 0.15
+    record_confidence: float = 0.3  # how much of a document's prior penalty counts against the confidence too
     named_confidence: float = 0.1  # a question that names an interview's speaker is about the corpus
 
 
@@ -206,6 +207,12 @@ class Retriever:
         self._doc_vectors = _document_centroids(index, self._para_doc)
         self._about = _about_index(index)
         self._suggestions = _suggestion_headings(index)
+        doc_discount = np.array(
+            [max(-_document_prior(doc, self.weights), 0.0) for doc in index.documents], dtype=np.float32
+        )
+        self._window_discount = np.where(
+            self._pointer, 1.0, self.weights.record_confidence * doc_discount[self._para_doc[index.window_para]]
+        )
         self._doc_prior = np.array([_document_prior(doc, self.weights) for doc in index.documents], dtype=np.float32)
         self.threshold = self._calibrate()
 
@@ -322,7 +329,9 @@ class Retriever:
             - w.lead_in * self._ends_on_lead_in[candidates]
         ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
         coverage = len(known) / len(words) if words else 0.0
-        confidence = float(dense_all.max()) + w.coverage * coverage + w.named_confidence * bool(named)
+        # the closest passage that could be shown: not a pointer, and a record or translation counts for less
+        closest = float((dense_all - self._window_discount).max())
+        confidence = closest + w.coverage * coverage + w.named_confidence * bool(named)
         return _Scored(candidates, total, confidence, dense_all)
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
@@ -475,7 +484,8 @@ def _comparable(text: str) -> str:
 
 # Sentences that only point elsewhere: the answer is in what they point at, not in them.
 _SIGNPOST = re.compile(
-    r"^\W*(?:see|read|check out|refer to|visit|head (?:over )?to|take a look|have a look|look at|"
+    r"^\W*(?:(?:please|also|you can|you may|kindly)\s+)?"
+    r"(?:see|read|check out|refer to|visit|head (?:over )?to|take a look|have a look|look at|"
     r"for (?:more|further|additional) (?:info|information|details|help)|more (?:info|information|details)|"
     r"learn more|read on|continue reading|click|this (?:doc|document|guide|page|section|file|readme|site)\b|"
     r"the following\b|below (?:is|are)\b|here (?:is|are) (?:a|an|the|some)?\s*(?:link|list|overview)|"
@@ -500,8 +510,8 @@ def _pointer_windows(index: PassageIndex) -> np.ndarray:
             flags[w] = not para.follow
         elif words < 5 or (para.kind == "list" and words < 8 and not text.rstrip().endswith((".", "!", "?"))):
             flags[w] = True
-        else:
-            flags[w] = all(_SIGNPOST.match(sentence) for sentence in sentences)
+        else:  # only signposts, or only questions (a question is not an answer)
+            flags[w] = all(_SIGNPOST.match(s) or s.rstrip("\"”’'）) ").endswith("?") for s in sentences)
     return flags
 
 
