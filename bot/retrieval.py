@@ -522,7 +522,7 @@ _RECORD = re.compile(
     r"retro(spective)?s?\b|summit|survey[-_ ]results|\b(19|20)\d\d[-_]\d\d)",
     re.IGNORECASE,
 )
-_TRANSLATION = 0.12  # below this share of English function words a document is not in English
+_TRANSLATION = 0.06  # below this share of English function words a document is not in English
 
 
 def _document_prior(doc: dict, weights: Weights) -> float:

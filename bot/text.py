@@ -80,11 +80,16 @@ _ENGLISH_FUNCTION_WORDS = frozenset(
 )
 
 
+ENGLISH_MIN_WORDS = 40  # below this a text is too short to judge its language, and counts as English
+
+
 def english_share(text: str) -> float:
     """Share of a text's words that are common English function words: about 0.3-0.4 for English prose, near 0 for
-    other languages (a translated copy of a page)."""
+    other languages (a translated copy of a page); 1.0 for a text too short to judge."""
     words = re.findall(r"[^\W\d_]+", text.lower())
-    return sum(w in _ENGLISH_FUNCTION_WORDS for w in words) / len(words) if words else 0.0
+    if len(words) < ENGLISH_MIN_WORDS:
+        return 1.0
+    return sum(w in _ENGLISH_FUNCTION_WORDS for w in words) / len(words)
 
 
 def has_words(text: str) -> bool:

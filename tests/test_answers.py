@@ -241,3 +241,10 @@ def test_json_output_keeps_quotes_plain(steps_corpus: Path, steps: Retriever):
     )
     quote = json.loads(run.stdout)["results"][0]["quote"]
     assert "`" not in quote and "git rebase -i HEAD~3" in quote
+
+
+@pytest.mark.parametrize("question", ["can I help if I don't code?", "how do I start contributing?"])
+def test_plain_newcomer_questions_are_answered_on_the_interview(retriever: Retriever, question: str):
+    answer = retriever.answer(question)
+    assert answer.answered and answer.results
+    assert not answer.results[0].quote.startswith("No one had stepped up yet")

@@ -354,8 +354,8 @@ def test_html_conversion_keeps_structure_and_drops_what_is_not_text():
     )
     doc = parse_document(markdown, "docs.md")
     assert doc.title == "Docs"
+    assert "How we work together, in short." in doc.about  # a description helps find the document, not quoted
     assert [(p.text, p.section, p.kind) for p in doc.paragraphs] == [
-        ("How we work together, in short.", (), "prose"),
         ("Use make test before *every* push; 1 + 1 = 2.", ("Review & merge",), "prose"),
         ("Fork the repository on GitHub.", ("Review & merge",), "list"),
         ("Open a pull request with a clear title.", ("Review & merge",), "list"),
