@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
 CHUNKING = {
-    "parser_version": 7,
+    "parser_version": 9,
     "max_window_sentences": 3,
     "max_quote_chars": 600,
     "max_unit_chars": 400,

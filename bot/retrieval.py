@@ -85,6 +85,7 @@ class Weights:
     para_best: float = 0.5  # the best window anywhere in the paragraph (dense)
     para_lexical: float = 0.4  # the best window anywhere in the paragraph (BM25)
     per_sentence: float = 0.03
+    narrative: float = 0.2  # penalty for first-person story ("so I did") when the question asks how to do something
     lead_in: float = 0.15  # penalty for a quote ending on a sentence that leads into the next ("And you know what?")
     # where the answer lives: the document's closeness to the question (its paragraphs' centroid, dense) and its
     # title, description and headings (BM25)
@@ -99,7 +100,7 @@ class Weights:
     candidates: int = 300
     # confidence = best window similarity + coverage * share of the question's words the corpus knows
     coverage: float = 0.3
-    threshold: float = 0.56
+    threshold: float = 0.5
     # ...and above what unrelated questions reach in this corpus: the larger the corpus, the closer its best passage
     # comes to any question, so the line is raised to `null_margin` above the `null_quantile` of unrelated questions
     null_quantile: float = 0.9
@@ -202,7 +203,7 @@ class Retriever:
         self._bm25_vocab = frozenset(index.bm25.vocab_dict)
         self._idf = _idf(index)
         self._ends_on_lead_in = _ends_on_lead_in(index)
-        self._pointer = _pointer_windows(index)
+        self._pointer, self._first_person = _pointer_windows(index)
         self._speakers = _speaker_patterns(index)
         self._doc_vectors = _document_centroids(index, self._para_doc)
         self._about = _about_index(index)
@@ -260,10 +261,12 @@ class Retriever:
         w = self.weights
         if self.index.size == 0:
             return w.threshold
-        queries = self.embedder.encode([self.rewrite(q)[0] for q in UNRELATED_QUESTIONS])
+        rewritten = [self.rewrite(q) for q in UNRELATED_QUESTIONS]
+        queries = self.embedder.encode([text for text, _ in rewritten])
+        similarities = queries @ self.index.window_vectors.T  # one pass over the vectors for all of them
         confidences = [
-            self._score(text, vector, dense).confidence
-            for text, vector, dense in zip(UNRELATED_QUESTIONS, queries, self.dense(queries), strict=True)
+            self._confidence(search_tokens(text), named, row)
+            for (text, named), row in zip(rewritten, similarities, strict=True)
         ]
         return max(w.threshold, float(np.quantile(confidences, w.null_quantile)) + w.null_margin)
 
@@ -327,12 +330,18 @@ class Retriever:
             + w.lexical * lex_norm[candidates]
             + w.per_sentence * (idx.window_len[candidates] - 1)
             - w.lead_in * self._ends_on_lead_in[candidates]
+            - w.narrative * (self._first_person[candidates] & bool(_ASKS_HOW.match(rewritten)))
         ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
-        coverage = len(known) / len(words) if words else 0.0
-        # the closest passage that could be shown: not a pointer, and a record or translation counts for less
-        closest = float((dense_all - self._window_discount).max())
-        confidence = closest + w.coverage * coverage + w.named_confidence * bool(named)
-        return _Scored(candidates, total, confidence, dense_all)
+        return _Scored(candidates, total, self._confidence(words, named, dense_all), dense_all)
+
+    def _confidence(self, words: list[str], named: set[int], dense_windows: np.ndarray) -> float:
+        """How sure the bot is that the corpus answers: the closest passage that could be shown (not a pointer; a
+        record or translation counts for less), plus the share of the question's words the corpus knows, plus a
+        little when the question names an interview's speaker."""
+        w = self.weights
+        coverage = sum(t in self._bm25_vocab for t in words) / len(words) if words else 0.0
+        closest = float((dense_windows - self._window_discount).max())
+        return closest + w.coverage * coverage + w.named_confidence * bool(named)
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
         """Best windows first; no two results share a sentence or quote the same text, and none is a pointer."""
@@ -494,25 +503,53 @@ _SIGNPOST = re.compile(
 )
 
 
-def _pointer_windows(index: PassageIndex) -> np.ndarray:
-    """For each window: is it a pointer rather than an answer? A signpost ("Read on to learn more…", "This doc has
-    some tips…"), a fragment too short to say anything alone ("Make the pull request"), or a lead-in whose list or
-    code is not in the index ("…as follows:")."""
-    flags = np.zeros(index.size, dtype=bool)
-    for w in range(index.size):
-        para = index.paragraphs[int(index.window_para[w])]
-        first, length = int(index.window_first[w]), int(index.window_len[w])
-        sentences = [para.text[s:e] for s, e in para.sentences[first : first + length]]
-        text = " ".join(sentences)
-        words = len(re.findall(r"\w+", text))
-        ends_paragraph = first + length == len(para.sentences)
-        if ends_paragraph and text.endswith(":"):
-            flags[w] = not para.follow
-        elif words < 5 or (para.kind == "list" and words < 8 and not text.rstrip().endswith((".", "!", "?"))):
-            flags[w] = True
-        else:  # only signposts, or only questions (a question is not an answer)
-            flags[w] = all(_SIGNPOST.match(s) or s.rstrip("\"”’'）) ").endswith("?") for s in sentences)
-    return flags
+def _pointer_windows(index: PassageIndex) -> tuple[np.ndarray, np.ndarray]:
+    """For each window: is it a pointer rather than an answer, and is it told in the first person ("so I did")?
+    A pointer is a signpost ("Read on to learn more…", "This doc has
+    some tips…") or a question (not an answer) in every sentence, a fragment too short to say anything alone ("Make
+    the pull request"), or a lead-in whose list or code is not in the index ("…as follows:"). Judged sentence by
+    sentence once, then for every window with running sums (large corpora hold 100,000 windows)."""
+    if not index.size:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    words: list[int] = []
+    mine: list[bool] = []
+    empty: list[bool] = []  # a sentence that only points or asks
+    final: list[bool] = []  # ends with ".", "!" or "?"
+    colon: list[bool] = []  # ends with ":"
+    offsets = [0]
+    for para in index.paragraphs:
+        for start, end in para.sentences:
+            sentence = para.text[start:end].rstrip()
+            words.append(len(_WORD.findall(sentence)))
+            empty.append(bool(_SIGNPOST.match(sentence)) or sentence.rstrip("\"”’')） ").endswith("?"))
+            final.append(sentence.endswith((".", "!", "?")))
+            colon.append(sentence.endswith(":"))
+            mine.append(bool(_FIRST_PERSON.search(sentence)))
+        offsets.append(len(words))
+    first = np.asarray(offsets[:-1], dtype=np.int64)[index.window_para] + index.window_first
+    last = first + index.window_len - 1
+    word_sum = np.concatenate([[0], np.cumsum(words)])
+    empty_sum = np.concatenate([[0], np.cumsum(empty)])
+    window_words = word_sum[last + 1] - word_sum[first]
+    all_empty = (empty_sum[last + 1] - empty_sum[first]) == index.window_len
+    para_end = np.asarray(offsets[1:], dtype=np.int64)[index.window_para]
+    is_list = np.array([p.kind == "list" for p in index.paragraphs], dtype=bool)[index.window_para]
+    has_follow = np.array([bool(p.follow) for p in index.paragraphs], dtype=bool)[index.window_para]
+    lead_in = (last + 1 == para_end) & np.asarray(colon, dtype=bool)[last]
+    fragment = (window_words < 5) | (is_list & (window_words < 8) & ~np.asarray(final, dtype=bool)[last])
+    mine_sum = np.concatenate([[0], np.cumsum(mine)])
+    first_person = (mine_sum[last + 1] - mine_sum[first]) > 0
+    return np.where(lead_in, ~has_follow, fragment | all_empty), first_person
+
+
+_WORD = re.compile(r"\w+")
+_FIRST_PERSON = re.compile(r"\b(I|me|my|mine|myself|I['’](m|ve|d|ll))\b")
+# A question asking what to do ("how do I…", "can I…", "where should I…"): answered by advice, not by a story
+_ASKS_HOW = re.compile(
+    r"^\W*(how (do|can|should|would) (i|we|one|someone|people|newcomers)|how to|what (should|can|do) (i|we)|"
+    r"where (do|should|can) (i|we)|can (i|we)|should (i|we)|do (i|we) need|is it ok|any (tips|advice))\b",
+    re.IGNORECASE,
+)
 
 
 # Documents that record what happened rather than explain how things work: minutes, notes, archives, elections,

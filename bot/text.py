@@ -52,7 +52,9 @@ _STOPWORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were what when where which
     while who whom why will with would you your yours yourself yourselves s t d ll m re ve y also get got anyone
     someone something really much many lot lots can't cannot could might may must shall thing things way ok okay
-    hey hi hello please thanks thank anybody somebody does did doing done""".split()
+    hey hi hello please thanks thank anybody somebody does did doing done
+    don doesn didn isn aren wasn weren won wouldn shouldn couldn haven hasn hadn ain dont doesnt didnt isnt arent
+    wasnt cant wont im ive youre u ur pls plz tbh lol idk gonna wanna kinda sorta""".split()
 )
 _WORD = re.compile(r"\w+")
 _ALIASES = {"k8s": "kubernetes"}
