@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tarfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +229,20 @@ class CachedEncoder:
         self._saved = len(keys)
 
 
+def warm_latency(retriever: Retriever, questions: list[str], rounds: int = 3) -> tuple[float, float]:
+    """p50 and p95 milliseconds of `retriever.answer` (embedding included), after one round to warm up."""
+    for question in questions:
+        retriever.answer(question)
+    times = []
+    for _ in range(rounds):
+        for question in questions:
+            started = time.perf_counter()
+            retriever.answer(question)
+            times.append((time.perf_counter() - started) * 1000)
+    p50, p95 = np.percentile(times, [50, 95])
+    return float(p50), float(p95)
+
+
 @dataclass(frozen=True)
 class Size:
     label: str
@@ -287,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = {name: load_questions(EVAL_DIR / f"{name}.jsonl") for name in args.sets}
     rows = []
     missed = []
+    timings: list[tuple[str, int, tuple[float, float]]] = []
     for number, size in enumerate(make_sizes(settings.corpus_dir, args.cache, archive), 1):
         if number not in args.sizes:
             continue
@@ -306,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(embedder, CachedEncoder):
             embedder.save()
         retriever = Retriever(index, embedder)
+        timings.append((label, index.size, warm_latency(retriever, [q.question for qs in sets.values() for q in qs])))
         for set_name, questions in sets.items():
             off = [q for q in questions if q.off_topic]
             for g, group in enumerate(size.groups):
@@ -319,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| corpus | set | questions | system | hit@1 | hit@3 | MRR | answered | off-topic declined |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    print("\n| corpus | passages | warm answer p50 | p95 |\n|---|---|---|---|")
+    for label, passages, (p50, p95) in timings:
+        print(f"| {label} | {passages:,} | {p50:.1f} ms | {p95:.1f} ms |")
     if args.misses:
         for label, set_name, q, answered, quotes in missed:
             print(f"\n[{label} / {set_name}] {q.id} ({q.doc}) {q.question!r}")
