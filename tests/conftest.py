@@ -10,6 +10,7 @@ from bot.embedding import Embedder, TextEncoder
 from bot.encoder import OnnxEmbedder, query_embedder
 from bot.index import build_index, load_index
 from bot.retrieval import Retriever
+from bot.service import AnswerService
 
 CORPUS = PROJECT_ROOT / "corpus"
 GUIDES = PROJECT_ROOT / "tests" / "fixtures" / "k8s-contributor-guide"
@@ -33,6 +34,15 @@ def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedde
 @pytest.fixture(scope="session")
 def retriever(corpus_index_dir: Path, embedder: Embedder) -> Retriever:
     return Retriever(load_index(corpus_index_dir), embedder)
+
+
+@pytest.fixture(scope="module")
+def service(corpus_index_dir: Path, embedder: Embedder) -> AnswerService:
+    """The answering service over the project corpus, loaded once per test module; the Discord tests that only read
+    share it (test_service.py has a `service` of its own)."""
+    svc = AnswerService(CORPUS, corpus_index_dir, embedder)
+    svc.load(notify=lambda message: None)
+    return svc
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 The real discord.py client talks to the loopback emulator over real sockets; uploads are real ATTACHMENT options whose
 bytes the bot downloads from the emulator's CDN; the corpus, archive, SQLite audit log and index are real files.
+
+It stays one file, though over 500 lines: its tests follow one path (a /corpus change from upload through preview and
+confirmation to the corpus, archive, audit log and index, and its refusals, races and crashes) through the same
+writable corpus and the same helpers below, which splitting it would only move to a module of their own.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from bot.corpus import MAX_UPLOAD_BYTES, CorpusManager
 from bot.embedding import Embedder
 from bot.index import load_index
 from bot.service import AnswerService
+from tests.discord_helpers import EPHEMERAL, assert_clean, buttons, edited_to, embed_text, reply_to, run, session
 from tests.emulator import DiscordEmulator, Interaction, UserFile
-from tests.test_discord_bot import EPHEMERAL, assert_clean, buttons, edited_to, embed_text, reply_to, run, session
 
 WELCOME = (
     "---\ntitle: Welcome guide\n---\n\n## Meetings\n\nThe community meets every Thursday at 17:00 UTC. "

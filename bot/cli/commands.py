@@ -1,0 +1,281 @@
+"""The commands that index, answer and run the bot (index, adapt, ask, quote, run, sync, chat), the terminal chat, and
+how answers, quotes and index reports are written for people."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.cli.common import UsageError, _notify, _paths, _ProgressBar
+from bot.cli.corpus import recover_corpus
+from bot.config import Settings
+from bot.corpus import CorpusChangeError, plural
+from bot.documents import IGNORE_FILE, authority_label
+from bot.embedding import Embedder, TextEncoder
+from bot.encoder import query_embedder
+from bot.index import BuildReport, PassageIndex, build_index, ensure_index
+from bot.quotes import NoQuoteError, Quote, QuoteDrawer
+from bot.retrieval import Answer, QuestionError, Retriever, check_question
+from bot.text import code_markup, in_quotation_marks
+
+# --- shared set-up ------------------------------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, TextEncoder]:
+    """The index (built first when missing or stale) and what to embed questions with (the ONNX export)."""
+    corpus_dir, index_dir = _paths(args, settings)
+    if settings.database.exists():  # no database: no corpus change can have been interrupted
+        try:
+            recover_corpus(settings, corpus_dir, index_dir)
+        except CorpusChangeError as exc:
+            _notify(f"warning: could not check for interrupted corpus changes: {exc}")
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    with _ProgressBar() as bar:
+        index = ensure_index(corpus_dir, index_dir, encoder, notify=_notify, progress=bar)
+    return index, encoder
+
+
+LISTED = 10  # names listed per kind of change in an index report; a first build of a large corpus adds hundreds
+
+
+def describe_build(report: BuildReport) -> str:
+    lines = [
+        f"Indexed {report.documents} document{'s' * (report.documents != 1)} "
+        f"({report.paragraphs} paragraphs, {report.windows} passages) in {report.seconds:.1f} s."
+    ]
+    reused = report.documents - report.embedded_documents
+    if reused:
+        lines.append(f"Embedded {report.embedded_documents} new or changed; reused {reused} unchanged.")
+    for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        if names:
+            lines.append(f"{label} {plural(len(names), 'document')}:")
+            lines += [f"  {name}" for name in names[:LISTED]]
+            if len(names) > LISTED:
+                lines.append(f"  … and {len(names) - LISTED} more")
+    if report.ignored:
+        lines.append(f"Ignored {plural(len(report.ignored), 'file')} (the corpus's {IGNORE_FILE}):")
+        lines += [f"  {name}" for name in report.ignored[:LISTED]]
+        if len(report.ignored) > LISTED:
+            lines.append(f"  … and {len(report.ignored) - LISTED} more")
+    for name, value in sorted(report.authority.items()):
+        lines.append(f"Authority {authority_label(value)}: {name}")
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)} file{'s' * (len(report.skipped) != 1)}:")
+        lines += [f"  {s.name}: {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    corpus_dir, index_dir = _paths(args, settings)
+    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    with _ProgressBar() as bar:
+        report = build_index(corpus_dir, index_dir, encoder, progress=bar, reuse=not args.full)
+    print(describe_build(report))
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapt import adapt_model
+
+    if not 1 <= args.epochs <= 20:
+        raise UsageError("--epochs must be between 1 and 20")
+    corpus_dir, _ = _paths(args, settings)
+    embedder = Embedder.from_setting(settings.embedding_model)
+    with _ProgressBar("Training", "step") as bar:
+        report = adapt_model(corpus_dir, args.out, embedder, epochs=args.epochs, progress=bar)
+    print(
+        f"Adapted {embedder.name} on {report.pairs} heading–paragraph pairs in {report.seconds:.0f} s "
+        f"(headings' similarity to their paragraphs {report.before:.2f} → {report.after:.2f}).\n"
+        f"To use it, set EMBEDDING_MODEL={report.path.resolve()} (in .env); the index is rebuilt on the next start."
+    )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.k < 1:
+        raise UsageError("-k must be at least 1")
+    if args.question:
+        question = " ".join(args.question)
+        try:
+            check_question(question)
+        except QuestionError as exc:
+            raise UsageError(str(exc)) from exc
+        questions: Iterable[str] = [question]
+    else:
+        questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
+    index, embedder = _load(args, settings)
+    retriever = Retriever(index, embedder)
+    for question in questions:
+        try:
+            answer = retriever.answer(question, k=args.k)
+        except QuestionError as exc:
+            print(f"skipped question: {exc}", file=sys.stderr)
+            answer = Answer(question.strip(), False)
+            if not args.json:
+                print(f"{exc}\n")
+                continue
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer, index), flush=True)
+    return 0
+
+
+def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:
+    index, embedder = _load(args, settings)
+    try:
+        quote = QuoteDrawer(index, embedder).draw(args.topic)
+    except NoQuoteError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(quote.to_json(), ensure_ascii=False) if args.json else format_quote(quote))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.discord_token:
+        _notify("No DISCORD_TOKEN is set, so this is the terminal chat. Set it in .env to run the Discord bot.")
+        return cmd_chat(args, settings)
+    return _discord(args, settings, sync_only=False)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.discord_token:
+        raise UsageError("DISCORD_TOKEN is not set (see .env.example)")
+    return _discord(args, settings, sync_only=True)
+
+
+def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> int:
+    """Start the Discord layer; only this path imports discord."""
+    import asyncio
+
+    import discord
+
+    from bot.discord_app.client import start, sync_commands_only
+    from bot.service import AnswerService
+    from bot.store import Store, StoreError
+
+    for handler in list(logging.root.handlers):  # discord.py's log format replaces the CLI's
+        logging.root.removeHandler(handler)
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level or "INFO"), root=True)
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader narrates which CPU build it picked
+    corpus_dir, index_dir = _paths(args, settings)
+    try:
+        store = Store(settings.database)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
+    embedder = Embedder.from_setting(settings.embedding_model)
+    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir)
+    try:
+        if sync_only:
+            return asyncio.run(sync_commands_only(settings, service, store))
+        _notify("Starting the Discord bot (DISCORD_TOKEN is set); stop it with Ctrl-C.")
+        with _ProgressBar() as bar:
+            service.load(notify=_notify, progress=bar)
+        asyncio.run(start(settings, service, store))
+    except discord.LoginFailure:
+        raise UsageError("Discord refused the token: check DISCORD_TOKEN (Developer Portal, Bot page)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise UsageError(
+            "Discord refused the Message Content intent that AUTO_ANSWER_CHANNEL_IDS needs: enable it in the "
+            "Developer Portal (Bot → Privileged Gateway Intents) or clear AUTO_ANSWER_CHANNEL_IDS"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot reach Discord at {settings.api_base}: {exc}") from None
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    index, embedder = _load(args, settings)
+    return chat(Retriever(index, embedder), QuoteDrawer(index, embedder), sys.stdin, sys.stdout)
+
+
+HELP = (
+    "Ask a question about the community in your own words.\n"
+    "  /quote [topic]  a random quote, optionally about a topic\n"
+    "  /help           this help\n"
+    "  /quit           leave (or Ctrl-D)"
+)
+
+
+def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextIO) -> int:
+    """A terminal conversation: prompts when a person is typing, plain answers when input is piped."""
+    interactive = stdin.isatty()
+    sources = ", ".join(d["title"] for d in retriever.index.documents[:3])
+    if interactive:
+        stdout.write(f"Ask me about: {sources}.\nType /help for commands.\n")
+    while True:
+        if interactive:
+            stdout.write("\nyou> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text == "/help":
+            reply = HELP
+        elif text == "/quote" or text.startswith("/quote "):
+            try:
+                reply = format_quote(drawer.draw(text[len("/quote") :].strip() or None))
+            except NoQuoteError as exc:
+                reply = str(exc)
+        else:
+            try:
+                reply = format_answer(retriever.answer(text), retriever.index)
+            except QuestionError as exc:
+                reply = str(exc)
+        stdout.write(reply + "\n")
+        stdout.flush()
+    return 0
+
+
+# --- formatting for people ----------------------------------------------------------------------------------------
+
+
+def attribution(speaker: str | None, asked: str | None, source: str, section: str | None) -> str:
+    """ "Jaice Singer DuMars, answering “How did you…?” — Title" or "Title › Section"."""
+    if speaker and asked:
+        if len(asked) > 120:
+            asked = asked[:117].rsplit(" ", 1)[0] + "…"
+        return f"{speaker}, answering “{asked}” — {source}"
+    if speaker:
+        return f"{speaker} — {source}"
+    return f"{source} › {section}" if section else source
+
+
+def format_answer(answer: Answer, index: PassageIndex) -> str:
+    if not answer.answered:
+        titles = "; ".join(d["title"] for d in index.documents[:5])
+        text = (
+            f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
+        )
+        if answer.suggestions:
+            text += "\nQuestions I can answer, for example:\n" + "\n".join(f"  • {s}" for s in answer.suggestions)
+        return text
+    lines = []
+    for i, r in enumerate(answer.results):
+        prefix = "" if i == 0 else f"{i + 1}. "
+        if i == 1:
+            lines.append("Also relevant:")
+        lines.append(prefix + in_quotation_marks(code_markup(r.quote, r.code)))
+        lines.append(f"   — {attribution(r.speaker, r.asked, r.source, r.section)}")
+        if r.url:
+            lines.append(f"     {r.url}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_quote(quote: Quote) -> str:
+    return f"{in_quotation_marks(quote.text)}\n   — {attribution(quote.speaker, None, quote.source, quote.section)}"

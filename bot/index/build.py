@@ -1,0 +1,384 @@
+"""Building: `build_index` reuses the live build's unchanged documents, parses and embeds the new and changed ones
+(each window leaning toward its heading path), writes a fresh build directory and swaps it in; `ensure_index` loads
+the index, first building it when it is missing, stale or corrupt."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.documents import CorpusError, SkippedFile, SkippedFileError, corpus_listing, load_document
+from bot.embedding import TextEncoder
+from bot.index.chunking import CHUNKING, _block_json, _chunk, _Part
+from bot.index.load import PassageIndex, import_bm25s, load_index
+from bot.index.store import (
+    INDEX_FORMAT,
+    IndexCorrupt,
+    IndexError_,
+    _remove_old_builds,
+    _swap_in,
+    _write_json,
+    build_lock,
+    corpus_hashes,
+    current_build,
+    file_sha256,
+    library_versions,
+    read_manifest,
+    staleness,
+)
+from bot.text import search_tokens
+
+log = logging.getLogger("bot.index")  # the package's name, which log lines carried before it was split into modules
+
+
+@dataclass
+class BuildReport:
+    documents: int
+    paragraphs: int
+    windows: int
+    skipped: list[SkippedFile]
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    path: Path | None = None
+    embedded_documents: int = 0  # documents parsed and embedded by this build; the others were reused
+    embedded_texts: int = 0
+    ignored: list[str] = field(default_factory=list)  # files the corpus's .botignore keeps out
+    authority: dict[str, float] = field(default_factory=dict)  # documents whose front matter sets another authority
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: TextEncoder,
+    progress: Callable[[int, int], None] | None = None,
+    wait: bool = True,
+    previous: PassageIndex | None = None,
+    reuse: bool = True,
+) -> BuildReport:
+    """Build the index of `corpus_dir` and make it live. The CLI, the Discord /reindex and corpus changes all call
+    this.
+
+    Incremental: a document whose bytes are unchanged since the live build keeps its passages and vectors from that
+    build (`previous`, or the live build read from disk), and a file skipped before and unchanged keeps its reason,
+    so only new and changed documents are parsed and embedded. Each document is embedded on its own, in a fixed
+    order, so the result is the same as a full rebuild's. `reuse=False` embeds everything again. `progress(done,
+    total)` is called as texts are embedded. Raises CorpusError when nothing can be indexed, in which case the
+    previous index stays live.
+    """
+    started = time.monotonic()
+    with build_lock(index_dir, wait=wait):
+        hashes = corpus_hashes(corpus_dir)
+        manifest = previous.manifest if previous is not None else _live_manifest(index_dir)
+        old_files: dict[str, str] = manifest.get("indexed", {})
+        earlier: dict[str, str] = manifest.get("indexed_at", {})
+        reuse = reuse and _reusable(manifest, embedder)
+        reusable = _reusable_parts(previous, index_dir) if reuse else {}
+        old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])} if reuse else {}
+        old_hashes: dict[str, str] = manifest.get("files", {})
+        parts: list[_Part] = []
+        skipped: list[SkippedFile] = []
+        files, ignored = corpus_listing(corpus_dir)
+        for path in files:
+            name = path.relative_to(corpus_dir).as_posix()
+            digest = hashes.get(name)
+            if name in reusable and reusable[name].record["digest"] == digest:
+                parts.append(reusable[name])
+            elif name in old_skips and old_hashes.get(name) == digest:
+                skipped.append(SkippedFile(name, old_skips[name]))
+            else:
+                try:
+                    parts.append(_chunk(load_document(path, name)))
+                except SkippedFileError as exc:
+                    skipped.append(SkippedFile(name, str(exc)))
+        if not parts:
+            detail = "; ".join(f"{s.name}: {s.reason}" for s in skipped) or "it holds no .md or .txt files"
+            raise CorpusError(f"Nothing to index in {corpus_dir}: {detail}.")
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # when each document's current text was first indexed: kept across rebuilds while the document is unchanged
+        indexed_at = {
+            p.name: earlier[p.name] if old_files.get(p.name) == p.record["digest"] and p.name in earlier else now
+            for p in parts
+        }
+        build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        try:
+            embedded = _embed_parts(parts, embedder, progress)
+            counts = _write_build(build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored)
+            _swap_in(index_dir, build)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        _remove_old_builds(index_dir, keep=build)
+    current = {p.name: p.record["digest"] for p in parts}
+    return BuildReport(
+        documents=len(parts),
+        paragraphs=counts["paragraphs"],
+        windows=counts["windows"],
+        skipped=skipped,
+        added=sorted(set(current) - set(old_files)),
+        changed=sorted(n for n in current if n in old_files and old_files[n] != current[n]),
+        removed=sorted(set(old_files) - set(current)),
+        seconds=time.monotonic() - started,
+        path=build,
+        embedded_documents=sum(1 for p in parts if p.fresh),
+        embedded_texts=embedded,
+        ignored=ignored,
+        authority={p.name: p.record["authority"] for p in parts if p.record.get("authority", 1.0) != 1.0},
+    )
+
+
+def _live_manifest(index_dir: Path) -> dict[str, Any]:
+    try:
+        build = current_build(index_dir)
+        return read_manifest(build) if build else {}
+    except IndexError_:
+        return {}
+
+
+def _reusable(manifest: dict[str, Any], embedder: TextEncoder) -> bool:
+    """Can a build reuse what `manifest`'s build parsed and embedded? Only with the same model, runtime, chunking
+    and versions of the bot, Python and every library that parses or embeds (else the build is a full one)."""
+    model = manifest.get("model", {})
+    return (
+        bool(manifest)
+        and model.get("fingerprint") == embedder.fingerprint
+        and model.get("runtime") == embedder.runtime
+        and manifest.get("chunking") == CHUNKING
+        and manifest.get("versions") == library_versions()
+    )
+
+
+def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> dict[str, _Part]:
+    """The documents of the live build (`previous`, else read from disk), by name."""
+    if previous is None:
+        try:
+            previous = load_index(index_dir)
+        except IndexError_ as exc:
+            log.warning("not reusing the live build (%s); embedding everything", exc)
+            return {}
+    return _parts_of(previous)
+
+
+def _parts_of(index: PassageIndex) -> dict[str, _Part]:
+    """Cut a loaded index back into its documents (paragraphs, windows and sections of a document are contiguous)."""
+    para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int64, count=len(index.paragraphs))
+    docs = np.arange(len(index.documents))
+    para_lo, para_hi = np.searchsorted(para_doc, docs, "left"), np.searchsorted(para_doc, docs, "right")
+    win_lo = np.searchsorted(index.window_para, para_lo, "left")
+    win_hi = np.searchsorted(index.window_para, para_hi, "left")
+    parts = {}
+    for d, record in enumerate(index.documents):
+        paras = index.paragraphs[para_lo[d] : para_hi[d]]
+        first_section = min((p.section_id for p in paras), default=0)
+        last_section = max((p.section_id for p in paras), default=-1)
+        windows = np.stack(
+            [
+                index.window_para[win_lo[d] : win_hi[d]] - para_lo[d],
+                index.window_first[win_lo[d] : win_hi[d]],
+                index.window_len[win_lo[d] : win_hi[d]],
+            ],
+            axis=1,
+        ).astype(np.int32)
+        parts[record["name"]] = _Part(
+            record=dict(record),
+            paragraphs=[
+                {
+                    "doc": d,
+                    "text": p.text,
+                    "section": list(p.section),
+                    "speaker": p.speaker,
+                    "kind": p.kind,
+                    "sentences": [list(s) for s in p.sentences],
+                    "section_id": p.section_id - first_section,
+                    "code": [list(c) for c in p.code],
+                    "follow": [_block_json(b) for b in p.follow],
+                }
+                for p in paras
+            ],
+            sections=index.sections[first_section : last_section + 1],
+            windows=windows,
+            window_vectors=index.window_vectors[win_lo[d] : win_hi[d]],
+            paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
+            section_vectors=index.section_vectors[first_section : last_section + 1],
+            fresh=False,
+        )
+    return parts
+
+
+EMBED_BATCH = 32  # with texts sorted by length, small batches pad least (measured fastest on this model)
+
+
+def _embed_parts(parts: list[_Part], embedder: TextEncoder, progress: Callable[[int, int], None] | None) -> int:
+    """Embed the fresh documents, one document at a time: its distinct texts (windows, paragraphs, headings) sorted
+    by length in fixed-size batches. Batches never mix documents, so a document's vectors do not depend on what else
+    is in the corpus, and an incremental build gives exactly what a full one would. Returns the texts embedded."""
+    todo = []
+    for part in parts:
+        if part.fresh:
+            texts = [*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections]
+            todo.append((part, texts, sorted(set(texts), key=lambda t: (len(t), t))))
+    total = sum(len(unique) for _, _, unique in todo)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if progress:
+        progress(0, total)
+    for part, texts, unique in todo:
+        if not unique:  # a document whose paragraphs hold no sentence: nothing to embed, nothing to search
+            part.window_vectors = part.paragraph_vectors = part.section_vectors = np.zeros((0, 0), np.float32)
+            continue
+        vectors = embedder.encode(unique, batch_size=EMBED_BATCH, progress=tick)
+        row = {text: i for i, text in enumerate(unique)}
+        everything = vectors[[row[t] for t in texts]]
+        n_windows, n_paras = len(part.windows), len(part.paragraphs)
+        part.window_vectors = everything[:n_windows]
+        part.paragraph_vectors = everything[n_windows : n_windows + n_paras]
+        part.section_vectors = everything[n_windows + n_paras :]
+        if not part.record["is_interview"]:
+            _lean_to_headings(part)
+        part.window_texts = None
+    return total
+
+
+def _lean_to_headings(part: _Part) -> None:
+    """Blend each window's vector with its heading path's (`CHUNKING["heading_blend"]`), so a passage is found by
+    what its section is about as well as by its own words. A one-sentence paragraph's vector stays its window's."""
+    assert part.window_vectors is not None and part.paragraph_vectors is not None and part.section_vectors is not None
+    section_of = np.array([p["section_id"] for p in part.paragraphs], dtype=np.int64)
+    paragraph_of = part.windows[:, 0]
+    blended = part.window_vectors + CHUNKING["heading_blend"] * part.section_vectors[section_of[paragraph_of]]
+    blended /= np.maximum(np.linalg.norm(blended, axis=1, keepdims=True), 1e-12)
+    singles = [
+        (w, int(p))
+        for w, (p, first, length) in enumerate(part.windows.tolist())
+        if first == 0 and length == len(part.paragraphs[p]["sentences"]) == 1
+    ]
+    if singles:
+        windows, paragraphs = zip(*singles, strict=True)
+        part.paragraph_vectors[list(paragraphs)] = blended[list(windows)]
+    part.window_vectors = blended.astype(np.float32)
+
+
+def _write_build(
+    build: Path,
+    corpus_dir: Path,
+    parts: list[_Part],
+    skipped: list[SkippedFile],
+    hashes: dict[str, str],
+    embedder: TextEncoder,
+    indexed_at: dict[str, str],
+    ignored: list[str],
+) -> dict[str, int]:
+    import faiss
+
+    bm25s = import_bm25s()
+    build.mkdir()
+    paragraphs: list[dict[str, Any]] = []
+    sections: list[str] = []
+    windows = []
+    for d, part in enumerate(parts):
+        for para in part.paragraphs:
+            paragraphs.append({**para, "doc": d, "section_id": para["section_id"] + len(sections)})
+        windows.append(part.windows + np.array([len(paragraphs) - len(part.paragraphs), 0, 0], dtype=np.int32))
+        sections += part.sections
+    window_rows = np.concatenate(windows).astype(np.int32)
+    # each kind of vector is gathered, written and let go in turn, so at most one extra copy is held at a time
+    window_vectors = _take(parts, "window_vectors")
+    dimension = int(window_vectors.shape[1])
+    index = faiss.IndexFlatIP(dimension)
+    index.add(window_vectors)
+    del window_vectors
+    faiss.write_index(index, str(build / "windows.faiss"))
+    del index
+    np.save(build / "paragraphs.npy", _take(parts, "paragraph_vectors"))
+    np.save(build / "sections.npy", _take(parts, "section_vectors"))
+    np.save(build / "windows.npy", window_rows)
+
+    tokens = []
+    for p, first, length in window_rows:
+        para = paragraphs[p]
+        spans = para["sentences"]
+        tokens.append(search_tokens(para["text"][spans[first][0] : spans[first + length - 1][1]]) or ["\x00"])
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    retriever.save(str(build / "bm25"), show_progress=False)
+
+    _write_json(
+        build / "passages.json",
+        {"documents": [p.record for p in parts], "paragraphs": paragraphs, "sections": sections},
+    )
+    checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
+    manifest = {
+        "format": INDEX_FORMAT,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "corpus_dir": str(corpus_dir.resolve()),
+        "model": {
+            "name": embedder.name,
+            "path": str(embedder.model_dir),
+            "fingerprint": embedder.fingerprint,
+            "dimension": dimension,
+            "normalized": True,
+            "runtime": embedder.runtime,
+        },
+        "chunking": CHUNKING,
+        "files": hashes,
+        "indexed": {p.name: p.record["digest"] for p in parts},
+        "indexed_at": indexed_at,
+        "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
+        "ignored": ignored,
+        "counts": {
+            "documents": len(parts),
+            "paragraphs": len(paragraphs),
+            "sections": len(sections),
+            "windows": len(window_rows),
+        },
+        "versions": library_versions(),
+        "checksums": checksums,
+    }
+    _write_json(build / "manifest.json", manifest)
+    return {"paragraphs": len(paragraphs), "windows": len(window_rows)}
+
+
+def _take(parts: list[_Part], kind: str) -> np.ndarray:
+    """One kind of vector of every document, in order, as one array; the documents let go of theirs."""
+    blocks = [getattr(p, kind) for p in parts]
+    for part in parts:
+        setattr(part, kind, None)
+    return np.ascontiguousarray(np.concatenate([b for b in blocks if b is not None and len(b)]), dtype=np.float32)
+
+
+def ensure_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: TextEncoder,
+    notify: Callable[[str], None],
+    progress: Callable[[int, int], None] | None = None,
+) -> PassageIndex:
+    """Load the index, first building it when it is missing, stale (corpus or model changed) or corrupt."""
+    try:
+        build = current_build(index_dir)
+        if build is None:
+            reason = "no index has been built yet"
+        else:
+            reason = staleness(read_manifest(build), corpus_dir, embedder)
+            if reason is None:
+                return load_index(index_dir)
+    except IndexCorrupt as exc:
+        reason = f"the index is corrupt: {exc}"
+    notify(f"Building the index ({reason}).")
+    build_index(corpus_dir, index_dir, embedder, progress=progress)
+    return load_index(index_dir)
