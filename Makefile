@@ -21,13 +21,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 eval: $(STAMP)
-	$(PY) -m bot.evaluation
+	$(PY) -m tools.evaluation
 
 eval-adapted: $(STAMP)
-	$(PY) -m bot.evaluation --adapted
+	$(PY) -m tools.evaluation --adapted
 
 bench: $(STAMP)
-	$(PY) -m bot.bench
+	$(PY) -m tools.bench
 
 index: $(STAMP)
 	$(PY) -m bot index

@@ -91,7 +91,7 @@ def test_run_without_token_chats_over_piped_input(corpus_index_dir: Path):
 
 def test_core_never_imports_discord():
     code = (
-        "import sys, bot.cli, bot.index, bot.retrieval, bot.quotes, bot.documents, bot.evaluation, bot.service, "
+        "import sys, bot.cli, bot.index, bot.retrieval, bot.quotes, bot.documents, bot.service, "
         "bot.corpus, "
         "bot.store; "
         "assert not any(m == 'discord' or m.startswith('discord.') for m in sys.modules)"

@@ -175,6 +175,7 @@ def test_sources_lists_the_documents(service: AnswerService, tmp_path: Path):
             description = response["data"]["embeds"][0]["description"]
             assert "How the Kubernetes Community Changed the Life of Jaice Singer DuMars" in description
             assert f"{len(service.snapshot.index.paragraphs)} passages" in description
+            assert "authority high" in description  # the interview's front matter says so
             assert_clean(emulator)
 
     run(scenario)

@@ -9,8 +9,8 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.embedding import Embedder
 from bot.encoder import OnnxEmbedder, export_dir, load_onnx, query_embedder
-from bot.evaluation import EVAL_DIR, load_questions
 from tests.conftest import CORPUS
+from tools.evaluation import EVAL_DIR, load_questions
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import pytest
 
-from bot.evaluation import BOT, EVAL_DIR, PEERS, evaluate, load_questions
 from bot.retrieval import QuestionError, Retriever
 from tests.conftest import INTERVIEW_TXT
+from tools.evaluation import BOT, EVAL_DIR, PEERS, evaluate, load_questions
 
 
 def test_quotes_are_verbatim_attributed_short_and_distinct(retriever: Retriever):

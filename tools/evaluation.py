@@ -277,7 +277,7 @@ def make_sizes(corpus_dir: Path, workdir: Path, archive: Path | None) -> list[Si
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.evaluation", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["dev", "holdout"], help="question sets in tests/eval/")
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 2, 3], help="corpus sizes to run (1-3)")
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings" / ".eval")

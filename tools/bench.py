@@ -1,5 +1,7 @@
 """`make bench`: every speed, memory and scale figure of the project in one run, each beside its baselines.
 
+One file of about 600 lines: every measurement shares the corpora it lays out and the one report it writes.
+
 Corpus sizes: the project corpus (the interview), + the 8 contributor-guide documents from tests/fixtures, and + 10 %,
 50 % and 100 % of the Kubernetes community repository's Markdown (965 files, read from the sample archive beside the
 project: ../shared/samples/kubernetes-community-docs.tar.gz, or BENCH_LARGE_ARCHIVE). At each size:
@@ -43,9 +45,9 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, Settings
 from bot.embedding import Embedder, TextEncoder
 from bot.encoder import query_embedder
-from bot.evaluation import EVAL_DIR, GUIDES_DIR, EvalQuestion, evaluate, load_questions
 from bot.index import PassageIndex, load_index
 from bot.retrieval import Retriever, _top
+from tools.evaluation import EVAL_DIR, GUIDES_DIR, EvalQuestion, evaluate, load_questions
 
 DEFAULT_ARCHIVE = PROJECT_ROOT.parent / "shared" / "samples" / "kubernetes-community-docs.tar.gz"
 LARGE_FRACTIONS = (0.1, 0.5, 1.0)
@@ -221,10 +223,10 @@ def measure_size(size: Size, work: Path, encoder: TextEncoder, embedder: Embedde
     )
     peer_dir = work / f"peer-{size.corpus.name}"
     size.peer_build_s, _ = run_measured(
-        [sys.executable, "-m", "bot.bench", "--peer-build", str(size.corpus), str(peer_dir)]
+        [sys.executable, "-m", "tools.bench", "--peer-build", str(size.corpus), str(peer_dir)]
     )
     if size.megabytes < 3 or os.environ.get("BENCH_NAIVE_ALL"):
-        size.naive_build_s, _ = run_measured([sys.executable, "-m", "bot.bench", "--naive-build", str(size.corpus)])
+        size.naive_build_s, _ = run_measured([sys.executable, "-m", "tools.bench", "--naive-build", str(size.corpus)])
     index = load_index(index_dir)
     size.windows = index.size
     ours = Retriever(index, encoder)
@@ -269,8 +271,8 @@ def cold_starts(index_dir: Path, corpus: Path, peer_dir: Path) -> ColdStart:
     the peer (sentence-transformers + a FAISS search over paragraphs), each in its own process, best of 3."""
     commands = [
         bot_cli("ask", "--corpus", str(corpus), "--index", str(index_dir), "how do I start?"),
-        [sys.executable, "-m", "bot.bench", "--naive-ask", str(index_dir)],
-        [sys.executable, "-m", "bot.bench", "--peer-ask", str(peer_dir)],
+        [sys.executable, "-m", "tools.bench", "--naive-ask", str(index_dir)],
+        [sys.executable, "-m", "tools.bench", "--peer-ask", str(peer_dir)],
     ]
     best = [min((run_measured(command) for _ in range(3)), key=lambda r: r[0]) for command in commands]
     return ColdStart(*best[0], *best[1], *best[2])
@@ -422,7 +424,7 @@ def plot(sizes: list[Size], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--peer-build", nargs=2, type=Path, metavar=("CORPUS", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--naive-build", type=Path, metavar="CORPUS", help=argparse.SUPPRESS)
     parser.add_argument("--naive-ask", type=Path, metavar="INDEX", help=argparse.SUPPRESS)
