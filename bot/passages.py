@@ -111,11 +111,15 @@ def quote_with_follow(index: PassageIndex, w: int) -> tuple[str, tuple[Span, ...
         line = "\n" + prefix + body
         if len(text) + len(line) > MAX_QUOTE_CHARS:
             room = MAX_QUOTE_CHARS - len(text) - len(prefix) - 2
+            offset = len(text) + 1 + len(prefix)
             if block.kind == "item" and room > 40:
                 cut = body[:room].rsplit(" ", 1)[0].rstrip(" ,;:")
-                offset = len(text) + 1 + len(prefix)
                 code += [(offset + a, offset + min(b, len(cut))) for a, b in inner if a < len(cut)]
                 text += "\n" + prefix + cut + "…"
+            elif block.kind == "code" and "\n" in body[:room]:  # whole lines of the command, then "…"
+                lines = body[:room].rsplit("\n", 1)[0]
+                code.append((offset, offset + len(lines)))
+                text += "\n" + lines + "\n…"
             else:
                 text += "\n…"
             break

@@ -248,3 +248,16 @@ def test_plain_newcomer_questions_are_answered_on_the_interview(retriever: Retri
     answer = retriever.answer(question)
     assert answer.answered and answer.results
     assert not answer.results[0].quote.startswith("No one had stepped up yet")
+
+
+def test_a_long_code_block_is_cut_at_a_line(tmp_path: Path, fast_encoder: TextEncoder):
+    script = "\n".join(f"echo step number {i} of the release script" for i in range(40))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "release.md").write_text(f"# Release\n\nTo publish a release, run this script:\n\n```\n{script}\n```\n")
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    best = Retriever(load_index(tmp_path / "index"), fast_encoder).answer("how do I publish a release?").results[0]
+    head, *lines, last = best.quote.split("\n")
+    assert head == "To publish a release, run this script:" and last == "…" and len(best.quote) <= 601
+    assert lines and all(line.startswith("echo step number") for line in lines)
+    assert best.code == ((len(head) + 1, len(head) + 1 + len("\n".join(lines))),)
