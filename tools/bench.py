@@ -583,7 +583,8 @@ def report(
         "",
         "## Retrieval quality with and without the large corpus",
         "",
-        "The questions of `make eval` (dev + holdout, on the interview and the guides), asked of the corpus with the "
+        "The questions of `make eval` (dev + holdout: the interview's, the guides' and the archive's, which the "
+        "smaller corpus cannot answer), asked of the corpus with the "
         "guides and of the same corpus with the large one added; a hit is a quote holding a gold span.",
         "",
         "| system | " + " | ".join(f"hit@1 / hit@3, {label}" for label in hits) + " |",
