@@ -225,7 +225,7 @@ def document_centroids(index: PassageIndex, para_doc: np.ndarray) -> np.ndarray:
     if not len(para_doc):
         return np.zeros((n, index.paragraph_vectors.shape[1] if index.paragraph_vectors.ndim == 2 else 0))
     sums = np.zeros((n, index.paragraph_vectors.shape[1]), dtype=np.float32)
-    np.add.at(sums, para_doc, index.paragraph_vectors)
+    np.add.at(sums, para_doc, np.asarray(index.paragraph_vectors, dtype=np.float32))
     return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
 
 
@@ -254,3 +254,54 @@ def suggestion_headings(index: PassageIndex) -> tuple[np.ndarray, list[str], np.
                 texts.append(heading)
     questions = np.array([t.rstrip().endswith("?") for t in texts], dtype=np.float32)
     return np.asarray(ids, dtype=np.int64), texts, questions
+
+
+POINTER, FIRST_PERSON, LEAD_IN_END, QUOTABLE = 1, 2, 4, 8  # bits of `derived["window_flags"]`
+
+
+def derive(index: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """What every question (and the random quote) needs about every passage, worked out once when a build is
+    written, so that loading reads arrays instead of walking 100,000 passages: window flags, each paragraph's
+    document, section and speaker, documents' centroids, and the headings a decline can suggest."""
+    from bot.quotes import quotable_windows  # bot.quotes reads the index like this module does
+
+    para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int32, count=len(index.paragraphs))
+    para_section = np.fromiter((p.section_id for p in index.paragraphs), dtype=np.int32, count=len(index.paragraphs))
+    has_section = np.fromiter((bool(p.section) for p in index.paragraphs), dtype=bool, count=len(index.paragraphs))
+    # an interview's speaker's own words (not the editor's introduction)
+    spoken = np.fromiter(
+        (bool(p.speaker) and p.speaker == index.documents[p.doc].get("speaker") for p in index.paragraphs),
+        dtype=bool,
+        count=len(index.paragraphs),
+    )
+    pointer, first_person = pointer_windows(index)
+    flags = (
+        pointer.astype(np.uint8) * POINTER
+        + first_person.astype(np.uint8) * FIRST_PERSON
+        + ends_on_lead_in(index).astype(np.uint8) * LEAD_IN_END
+    )
+    quotable = quotable_windows(index)
+    flags[quotable] |= QUOTABLE
+    ids, texts, questions = suggestion_headings(index)
+    arrays = {
+        "window_flags": flags,
+        "para_doc": para_doc,
+        "para_section": para_section,
+        "para_has_section": has_section,
+        "para_spoken": spoken,
+        "doc_vectors": document_centroids(index, para_doc).astype(np.float32),
+        "suggest_ids": ids,
+        "suggest_question": questions,
+    }
+    headings: list[str] = []
+    for para in index.paragraphs:
+        if para.section and para.section[-1] not in headings:
+            headings.append(para.section[-1])
+    step = max(len(headings) // 4, 1)
+    notes = {
+        "suggest_texts": texts,
+        "topics": headings[::step][:4],  # headings spread over the corpus, for the "I don't know" reply
+        "doc_paragraphs": np.bincount(para_doc, minlength=len(index.documents)).tolist(),
+        "has_speaker": any(p.speaker for p in index.paragraphs),
+    }
+    return arrays, notes

@@ -68,7 +68,9 @@ class QuoteDrawer:
     def __init__(self, index: PassageIndex, embedder: TextEncoder, memory: int = 5, seed: int | None = None) -> None:
         self.index = index
         self.embedder = embedder
-        self.windows = quotable_windows(index)
+        from bot.passages import QUOTABLE  # bot.passages reads quotes when a build is written
+
+        self.windows = np.flatnonzero(index.derived["window_flags"] & QUOTABLE).tolist()
         self.recent: deque[int] = deque(maxlen=min(memory, max(len(self.windows) - 1, 0)))
         self.rng = random.Random(seed)
 
@@ -87,7 +89,7 @@ class QuoteDrawer:
 
     def _about(self, topic: str) -> list[int]:
         query = self.embedder.encode_query(topic)
-        sims = self.index.window_vectors[self.windows] @ query
+        sims = np.asarray(self.index.window_vectors[self.windows], dtype=np.float32) @ query
         order = np.argsort(-sims)[:5]
         floor = max(TOPIC_MIN_SIMILARITY, float(sims[order[0]]) - TOPIC_SPREAD)
         pool = [self.windows[i] for i in order if sims[i] >= floor]

@@ -16,6 +16,7 @@ knows, and no closer than unrelated questions come in this corpus (see `_confide
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -26,20 +27,22 @@ from bot.embedding import TextEncoder
 from bot.index import PassageIndex
 from bot.passages import (
     ASKS_HOW,
+    FIRST_PERSON,
+    LEAD_IN_END,
+    POINTER,
     UNRELATED_QUESTIONS,
     about_index,
     comparable,
-    document_centroids,
     document_prior,
-    ends_on_lead_in,
-    pointer_windows,
     quote_with_follow,
     speaker_patterns,
-    suggestion_headings,
 )
 from bot.text import has_words, search_tokens
 
+log = logging.getLogger(__name__)
+
 MAX_QUESTION_CHARS = 1000
+RAISED_LIMIT = 20_000  # windows of documents ranked above normal that are scored for every question
 
 
 class QuestionError(ValueError):
@@ -130,64 +133,79 @@ def check_question(question: str) -> str:
 
 @dataclass(frozen=True)
 class _Scored:
-    candidates: np.ndarray
-    total: np.ndarray
+    candidates: np.ndarray  # window ids
+    total: np.ndarray  # their scores
     confidence: float
-    dense: np.ndarray  # every window's similarity to the question
+    dense: np.ndarray  # their similarity to the question
+
+    def similarity(self, windows: np.ndarray) -> np.ndarray:
+        """The question's similarity to some of the candidates (by window id)."""
+        return self.dense[np.searchsorted(self.candidates, windows)]
 
 
 @dataclass(frozen=True)
 class Dense:
-    """A question's similarity to every window, and to every paragraph that is more than one window."""
+    """A question's dense candidates: the windows FAISS finds closest to it."""
 
-    windows: np.ndarray
-    rest: np.ndarray
+    candidates: np.ndarray
 
 
 class Retriever:
-    def __init__(self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None) -> None:
+    """Scores the candidates of a question: the windows FAISS finds closest to it and the windows bm25s ranks
+    highest, with every other window of their paragraphs. `exact=True` scores every window instead (what the
+    candidates are measured against: `make bench` reports the share of exact top-10 answers they keep)."""
+
+    def __init__(
+        self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None, exact: bool = False
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
+        self.exact = exact or index.window_index is None
+        derived = index.derived
         paragraphs = np.arange(len(index.paragraphs))
         # windows of one paragraph are stored contiguously: remember where each paragraph's run starts and ends
         self._para_start = np.searchsorted(index.window_para, paragraphs, side="left")
         self._para_end = np.searchsorted(index.window_para, paragraphs, side="right")
-        self._section_of_para = np.array([p.section_id for p in index.paragraphs], dtype=np.int64)
-        self._has_section = np.array([bool(p.section) for p in index.paragraphs], dtype=bool)
-        self._para_doc = np.array([p.doc for p in index.paragraphs], dtype=np.int64)
-        # an interview's speaker's own words (not the editor's introduction)
-        self._para_spoken = np.array(
-            [bool(p.speaker) and p.speaker == index.documents[p.doc].get("speaker") for p in index.paragraphs],
-            dtype=bool,
-        )
-        # A one-sentence paragraph is its own only window: the same text, embedded once, so the same vector. Its
-        # similarity is read from the window scores, and only the other paragraphs are scanned again (on large
-        # corpora most paragraphs are one sentence, and the scan is bound by memory bandwidth).
-        single = (self._para_end - self._para_start) == 1
-        if index.size:
-            single &= np.all(index.paragraph_vectors == index.window_vectors[self._para_start], axis=1)
-        self._para_single = np.flatnonzero(single)
-        self._para_rest = np.flatnonzero(~single)
-        self._rest_vectors = np.ascontiguousarray(index.paragraph_vectors[self._para_rest])
-        self._bm25_vocab = frozenset(index.bm25.vocab_dict)
-        self._ends_on_lead_in = ends_on_lead_in(index)
-        self._pointer, self._first_person = pointer_windows(index)
+        self._section_of_para = derived["para_section"].astype(np.int64)
+        self._has_section = derived["para_has_section"]
+        self._para_doc = derived["para_doc"].astype(np.int64)
+        self._para_spoken = derived["para_spoken"]
+        flags = derived["window_flags"]
+        self._pointer = (flags & POINTER) > 0
+        self._first_person = (flags & FIRST_PERSON) > 0
+        self._ends_on_lead_in = (flags & LEAD_IN_END) > 0
+        self._bm25_vocab = index.bm25.vocab_dict
+        # the postings of each token: windows and their BM25 weight (bm25s's sparse matrix, memory-mapped)
+        self._bm25_data = index.bm25.scores["data"]
+        self._bm25_indices = index.bm25.scores["indices"]
+        self._bm25_indptr = index.bm25.scores["indptr"]
         self._speakers = speaker_patterns(index)
-        self._doc_vectors = document_centroids(index, self._para_doc)
+        self._doc_vectors = derived["doc_vectors"]
         self._about = about_index(index)
-        self._suggestions = suggestion_headings(index)
-        doc_discount = np.array(
-            [max(-document_prior(doc, self.weights.authority, self.weights.record), 0.0) for doc in index.documents],
-            dtype=np.float32,
-        )
-        self._window_discount = np.where(
-            self._pointer, 1.0, self.weights.record_confidence * doc_discount[self._para_doc[index.window_para]]
+        self._suggestions = (
+            derived["suggest_ids"].astype(np.int64),
+            list(index.notes["suggest_texts"]),
+            derived["suggest_question"],
         )
         self._doc_prior = np.array(
             [document_prior(doc, self.weights.authority, self.weights.record) for doc in index.documents],
             dtype=np.float32,
         )
+        # the windows of documents a moderator ranks above normal: their standing can carry a passage to the top
+        # that neither search puts among its front-runners, so they are always candidates (when few enough)
+        raised = np.flatnonzero(self._doc_prior > 0)
+        self._raised = self._windows_of_docs(raised)
+        if len(self._raised) > RAISED_LIMIT:
+            log.warning(
+                "%d windows of raised documents: too many to score each time, left to the searches", len(self._raised)
+            )
+            self._raised = np.zeros(0, dtype=np.int64)
+        # how much a window's similarity is discounted in the confidence: pointers wholly, records a little
+        self._doc_discount = self.weights.record_confidence * np.maximum(-self._doc_prior, 0.0)
+        search = index.manifest.get("search", {})
+        if index.window_index is not None and search.get("nprobe"):
+            index.window_index.nprobe = int(search["nprobe"])
         self.threshold = self._calibrate()
 
     def rewrite(self, question: str) -> tuple[str, set[int]]:
@@ -208,13 +226,15 @@ class Retriever:
         return self.answer_vector(text, query, k)
 
     def dense(self, queries: np.ndarray) -> list[Dense]:
-        """Similarities of several questions at once, in one pass over the vectors."""
-        windows = queries @ self.index.window_vectors.T
-        rest = queries @ self._rest_vectors.T
-        return [Dense(windows[i], rest[i]) for i in range(len(queries))]
+        """The dense candidates of several questions at once, in one FAISS search."""
+        if self.exact or not self.index.size:
+            return [Dense(np.arange(self.index.size)) for _ in range(len(queries))]
+        k = min(self.weights.candidates, self.index.size)
+        _, ids = self.index.window_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return [Dense(row[row >= 0]) for row in ids]
 
     def answer_vector(self, text: str, query: np.ndarray, k: int = 3, dense: Dense | None = None) -> Answer:
-        """Answer with a precomputed embedding of `self.rewrite(text)[0]` (and its similarities, from `dense`)."""
+        """Answer with a precomputed embedding of `self.rewrite(text)[0]` (and its dense candidates, from `dense`)."""
         if self.index.size == 0:
             return Answer(text, False)
         scored = self._score(text, query, dense or self.dense(query[None, :])[0])
@@ -236,11 +256,11 @@ class Retriever:
             return w.threshold
         rewritten = [self.rewrite(q) for q in UNRELATED_QUESTIONS]
         queries = self.embedder.encode([text for text, _ in rewritten])
-        similarities = queries @ self.index.window_vectors.T  # one pass over the vectors for all of them
-        confidences = [
-            self._confidence(search_tokens(text), named, row)
-            for (text, named), row in zip(rewritten, similarities, strict=True)
-        ]
+        confidences = []
+        for (text, named), query, dense in zip(rewritten, queries, self.dense(queries), strict=True):
+            windows = self._windows_of(dense.candidates)
+            similarity = np.asarray(self.index.window_vectors[windows], dtype=np.float32) @ query
+            confidences.append(self._confidence(search_tokens(text), named, windows, similarity))
         return max(w.threshold, float(np.quantile(confidences, w.null_quantile)) + w.null_margin)
 
     def suggest(self, query: np.ndarray, k: int = 3) -> list[str]:
@@ -249,7 +269,7 @@ class Retriever:
         ids, texts, is_question = self._suggestions
         if not len(ids):
             return []
-        closeness = self.index.section_vectors[ids] @ query + 0.1 * is_question
+        closeness = np.asarray(self.index.section_vectors[ids], dtype=np.float32) @ query + 0.1 * is_question
         picked: list[str] = []
         for i in np.argsort(-closeness):
             if texts[i] not in picked:
@@ -258,62 +278,104 @@ class Retriever:
                 break
         return picked
 
+    def _windows_of_docs(self, docs: np.ndarray) -> np.ndarray:
+        """Every window of the documents `docs` (a document's paragraphs, and so its windows, are contiguous)."""
+        paragraphs = np.flatnonzero(np.isin(self._para_doc, docs))
+        if not len(paragraphs):
+            return np.zeros(0, dtype=np.int64)
+        return self._windows_of(self._para_start[paragraphs])
+
+    def _windows_of(self, windows: np.ndarray) -> np.ndarray:
+        """Every window of the paragraphs `windows` belong to, sorted."""
+        if self.exact:
+            return np.arange(self.index.size)
+        paragraphs = np.unique(self.index.window_para[windows])
+        starts, ends = self._para_start[paragraphs], self._para_end[paragraphs]
+        lengths = ends - starts
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return np.arange(int(lengths.sum())) + offsets
+
+    def lexical(self, tokens: list[str], windows: np.ndarray) -> np.ndarray:
+        """BM25 scores of `windows` (sorted ids) for `tokens` (all in the vocabulary), from bm25s's postings."""
+        scores = np.zeros(len(windows), dtype=np.float32)
+        for token in tokens:
+            t = self._bm25_vocab[token]
+            lo, hi = int(self._bm25_indptr[t]), int(self._bm25_indptr[t + 1])
+            docs = self._bm25_indices[lo:hi]
+            at = np.searchsorted(windows, docs)
+            inside = at < len(windows)
+            inside[inside] = windows[at[inside]] == docs[inside]
+            np.add.at(scores, at[inside], self._bm25_data[lo:hi][inside])
+        return scores
+
     def _score(self, text: str, query: np.ndarray, dense: Dense) -> _Scored:
         w = self.weights
         idx = self.index
-        n = idx.size
         rewritten, named = self.rewrite(text)
+        words = search_tokens(rewritten)
+        known = [t for t in words if t in self._bm25_vocab]
 
-        dense_all = dense.windows
-        para_sim = np.empty(len(idx.paragraphs), dtype=dense_all.dtype)
-        para_sim[self._para_single] = dense_all[self._para_start[self._para_single]]
-        para_sim[self._para_rest] = dense.rest
+        # candidates: the dense and lexical front-runners (FAISS and bm25s top-k), and every window of their
+        # paragraphs, so that paragraph evidence (best window, best BM25 match) is complete
+        pools = [dense.candidates, self._raised]
+        if named:  # the question names an interview's speaker: their words are candidates
+            pools.append(self._windows_of_docs(np.fromiter(named, dtype=np.int64)))
+        top_lex = 0.0
+        if known:
+            k = min(w.candidates, idx.size)
+            ids, scores = idx.bm25.retrieve([known], k=k, show_progress=False, n_threads=0)
+            pools.append(ids[0][scores[0] > 0])
+            top_lex = float(scores[0].max())
+        windows = self._windows_of(np.concatenate(pools))
+        paras, para_of = np.unique(idx.window_para[windows], return_inverse=True)
+        starts = np.flatnonzero(np.r_[True, para_of[1:] != para_of[:-1]])  # windows of a paragraph are contiguous
+
+        dense_w = np.asarray(idx.window_vectors[windows], dtype=np.float32) @ query
+        lexical = self.lexical(known, windows) if known else np.zeros(len(windows), dtype=np.float32)
+        lex_norm = lexical / top_lex if top_lex > 0 else lexical
+
+        para_sim = np.asarray(idx.paragraph_vectors[paras], dtype=np.float32) @ query
         # a paragraph with no heading above it is judged by its own text, not by the document title
-        section_sim = np.where(self._has_section, (idx.section_vectors @ query)[self._section_of_para], para_sim)
+        sections = self._section_of_para[paras]
+        section_sim = np.where(
+            self._has_section[paras], np.asarray(idx.section_vectors[sections], dtype=np.float32) @ query, para_sim
+        )
         context = (
             w.paragraph * para_sim
             + w.section * section_sim
-            + w.para_best * np.maximum.reduceat(dense_all, self._para_start)
+            + w.para_best * np.maximum.reduceat(dense_w, starts)
+            + w.para_lexical * np.maximum.reduceat(lex_norm, starts)
         )
+        docs = self._para_doc[paras]
         if named:
-            context = context + w.speaker_boost * (np.isin(self._para_doc, list(named)) & self._para_spoken)
+            context = context + w.speaker_boost * (np.isin(docs, list(named)) & self._para_spoken[paras])
         doc_score = self._doc_prior + w.doc_dense * (self._doc_vectors @ query)
-        about_words = [t for t in search_tokens(rewritten) if t in self._about[1]]
+        about_words = [t for t in words if t in self._about[1]]
         if about_words and w.doc_lexical:
             about = self._about[0].get_scores(about_words)
             doc_score = doc_score + w.doc_lexical * about / max(float(about.max()), 1e-9)
-        context = context + doc_score[self._para_doc]
-
-        words = search_tokens(rewritten)
-        known = [t for t in words if t in self._bm25_vocab]
-        lexical = idx.bm25.get_scores(known) if known else np.zeros(n, dtype=np.float32)
-        top_lex = float(lexical.max())
-        lex_norm = lexical / top_lex if top_lex > 0 else np.zeros(n)
-        context = context + w.para_lexical * np.maximum.reduceat(lex_norm, self._para_start)
-
-        # candidates: the dense and lexical front-runners, and every window of the most promising paragraphs
-        # (dense_all already holds every window's exact inner product, so a FAISS search would repeat that work)
-        pools = [_top(dense_all, w.candidates), _top(lexical, w.candidates)]
-        pools += [np.arange(self._para_start[p], self._para_end[p]) for p in _top(context, 20)]
-        candidates = np.unique(np.concatenate(pools))
+        context = context + doc_score[docs]
 
         total = (
-            w.window * dense_all[candidates]
-            + context[idx.window_para[candidates]]
-            + w.lexical * lex_norm[candidates]
-            + w.per_sentence * (idx.window_len[candidates] - 1)
-            - w.lead_in * self._ends_on_lead_in[candidates]
-            - w.narrative * (self._first_person[candidates] & bool(ASKS_HOW.match(rewritten)))
+            w.window * dense_w
+            + context[para_of]
+            + w.lexical * lex_norm
+            + w.per_sentence * (idx.window_len[windows] - 1)
+            - w.lead_in * self._ends_on_lead_in[windows]
+            - w.narrative * (self._first_person[windows] & bool(ASKS_HOW.match(rewritten)))
         ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
-        return _Scored(candidates, total, self._confidence(words, named, dense_all), dense_all)
+        return _Scored(windows, total, self._confidence(words, named, windows, dense_w), dense_w)
 
-    def _confidence(self, words: list[str], named: set[int], dense_windows: np.ndarray) -> float:
+    def _confidence(self, words: list[str], named: set[int], windows: np.ndarray, similarity: np.ndarray) -> float:
         """How sure the bot is that the corpus answers: the closest passage that could be shown (not a pointer; a
         record or translation counts for less), plus the share of the question's words the corpus knows, plus a
         little when the question names an interview's speaker."""
         w = self.weights
         coverage = sum(t in self._bm25_vocab for t in words) / len(words) if words else 0.0
-        closest = float((dense_windows - self._window_discount).max())
+        discount = np.where(
+            self._pointer[windows], 1.0, self._doc_discount[self._para_doc[self.index.window_para[windows]]]
+        )
+        closest = float((similarity - discount).max()) if len(windows) else 0.0
         return closest + w.coverage * coverage + w.named_confidence * bool(named)
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
@@ -337,12 +399,12 @@ class Retriever:
                 continue  # the same words again (a copy of a page, or a passage inside one already shown)
             spans.append((first, length))
             seen.append(norm)
-            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored.dense), code))
+            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored), code))
             if len(picked) >= k:
                 break
         return picked
 
-    def _key_sentence(self, w: int, dense: np.ndarray) -> tuple[int, int] | None:
+    def _key_sentence(self, w: int, scored: _Scored) -> tuple[int, int] | None:
         """In a quote of several sentences, the one closest to the question, as offsets into the quote."""
         idx = self.index
         length = int(idx.window_len[w])
@@ -355,7 +417,7 @@ class Retriever:
         ]
         if len(singles) != length:
             return None
-        best = int(singles[np.argmax(dense[singles])])
+        best = int(singles[np.argmax(scored.similarity(singles))])
         sentences = idx.paragraphs[p].sentences
         offset = sentences[first][0]
         start, end = sentences[int(idx.window_first[best])]
@@ -382,13 +444,6 @@ class Retriever:
             key_sentence=key,
             code=code,
         )
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """The positions of the k highest scores, in no particular order (linear time, unlike a full sort)."""
-    if len(scores) <= k:
-        return np.arange(len(scores))
-    return np.argpartition(-scores, k)[:k]
 
 
 _K8S = re.compile(r"\bk8s\b", re.IGNORECASE)

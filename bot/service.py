@@ -238,7 +238,7 @@ class AnswerService:
 
 
 def _sources(index: PassageIndex) -> list[Source]:
-    counts = Counter(p.doc for p in index.paragraphs)
+    counts = index.notes["doc_paragraphs"]
     built = index.manifest.get("built_at", "")
     indexed = index.manifest.get("indexed_at", {})
     return [
@@ -254,14 +254,9 @@ def _sources(index: PassageIndex) -> list[Source]:
     ]
 
 
-def _topics(index: PassageIndex, limit: int = 4) -> list[str]:
-    """Headings spread over the corpus (for an interview, the questions it answers)."""
-    seen: list[str] = []
-    for para in index.paragraphs:
-        if para.section and para.section[-1] not in seen:
-            seen.append(para.section[-1])
-    step = max(len(seen) // limit, 1)
-    return seen[::step][:limit]
+def _topics(index: PassageIndex) -> list[str]:
+    """Headings spread over the corpus (for an interview, the questions it answers), chosen when it was built."""
+    return list(index.notes["topics"])
 
 
 _QUESTION_WORDS = frozenset(

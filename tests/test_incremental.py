@@ -44,14 +44,17 @@ def assert_same_index(a: Path, b: Path) -> None:
     """Two index directories hold the same passages, vectors (bit for bit) and BM25 scores."""
     left, right = load_index(a), load_index(b)
     assert left.documents == right.documents
-    assert left.paragraphs == right.paragraphs
+    assert list(left.paragraphs) == list(right.paragraphs)
     assert left.sections == right.sections
     for name in ("window_para", "window_first", "window_len", "window_vectors", "paragraph_vectors"):
         assert np.array_equal(getattr(left, name), getattr(right, name)), name
     assert np.array_equal(left.section_vectors, right.section_vectors)
+    for name in left.derived:  # flags, owners, centroids: worked out from the same passages and vectors
+        assert np.array_equal(left.derived[name], right.derived[name]), name
+    assert left.notes == right.notes
     tokens = ["review", "contribut", "issu"]
     assert np.array_equal(left.bm25.get_scores(tokens), right.bm25.get_scores(tokens))
-    keep = ("indexed", "files", "skipped", "counts", "chunking")
+    keep = ("indexed", "files", "skipped", "counts", "chunking", "search")
     assert {k: left.manifest[k] for k in keep} == {k: right.manifest[k] for k in keep}
 
 

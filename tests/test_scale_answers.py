@@ -4,12 +4,16 @@ never be quoted, and plain questions must still be answered."""
 
 import shutil
 import tarfile
+from dataclasses import replace
 
+import faiss
+import numpy as np
 import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.embedding import TextEncoder
 from bot.index import build_index, load_index
+from bot.index.build import write_search_index
 from bot.retrieval import Retriever
 from tests.conftest import CORPUS
 
@@ -101,3 +105,37 @@ def test_copies_of_a_passage_are_shown_once(archive_sample: Retriever):
 def test_records_do_not_outrank_the_guides(archive_sample: Retriever):
     best = archive_sample.answer("what are the requirements to become a reviewer?").results[0]
     assert not any(part in best.document for part in ("elections/", "events/", "meeting-notes", "minutes"))
+
+
+def test_candidates_keep_the_exact_answers(archive_sample: Retriever, fast_encoder: TextEncoder, tmp_path):
+    """Above a size, FAISS searches an approximate index for the dense candidates; the answers must be (nearly)
+    those of scoring every window."""
+    index = archive_sample.index
+    search = write_search_index(
+        tmp_path / "windows.faiss", np.asarray(index.window_vectors, dtype=np.float32), exact_limit=1000
+    )
+    assert search["kind"] == "ivf-sq8"
+    approximate = replace(
+        index,
+        window_index=faiss.read_index(str(tmp_path / "windows.faiss")),
+        manifest={**index.manifest, "search": search},
+    )
+    served = Retriever(approximate, fast_encoder)
+    exact = Retriever(index, fast_encoder, exact=True)
+    assert served.threshold == pytest.approx(exact.threshold, abs=0.02)
+    kept = []
+    for question in (
+        "how do I become a member of the kubernetes github org?",
+        "how do i report a code of conduct violation?",
+        "who can vote in the steering committee election",
+        "where do sig node folks meet",
+        "how do I get my PR reviewed faster",
+        "can I help with docs if I don't code",
+        "what does a mentor do in the mentoring program",
+        "how do I join slack",
+    ):
+        truth = {(r.document, r.paragraph, r.quote) for r in exact.answer(question, k=10).results}
+        found = {(r.document, r.paragraph, r.quote) for r in served.answer(question, k=10).results}
+        if truth:
+            kept.append(len(truth & found) / len(truth))
+    assert len(kept) >= 6 and sum(kept) / len(kept) >= 0.95

@@ -136,7 +136,7 @@ def dense_paragraph_system(index: PassageIndex) -> System:
     import faiss
 
     flat = faiss.IndexFlatIP(index.paragraph_vectors.shape[1])
-    flat.add(index.paragraph_vectors)
+    flat.add(np.asarray(index.paragraph_vectors, dtype=np.float32))
 
     def run(_: str, vector: np.ndarray) -> tuple[bool, list[str]]:
         _, ids = flat.search(vector.reshape(1, -1), 3)
@@ -286,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--adapted", action="store_true", help="adapt the model to each corpus first (python -m bot adapt)"
     )
+    parser.add_argument(
+        "--exact", action="store_true", help="score every passage, not only FAISS's and bm25s's candidates"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -321,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = ensure_index(size.corpus, index_dir, embedder, notify=note)
         if isinstance(embedder, CachedEncoder):
             embedder.save()
-        retriever = Retriever(index, embedder)
+        retriever = Retriever(index, embedder, exact=args.exact)
         timings.append((label, index.size, warm_latency(retriever, [q.question for qs in sets.values() for q in qs])))
         for set_name, questions in sets.items():
             off = [q for q in questions if q.off_topic]

@@ -4,6 +4,7 @@ the index, first building it when it is missing, stale or corrupt."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -18,7 +19,7 @@ import numpy as np
 from bot.documents import CorpusError, SkippedFile, SkippedFileError, corpus_listing, load_document
 from bot.embedding import TextEncoder
 from bot.index.chunking import CHUNKING, _block_json, _chunk, _Part
-from bot.index.load import PassageIndex, import_bm25s, load_index
+from bot.index.load import PassageIndex, import_bm25s, load_index, open_build
 from bot.index.store import (
     INDEX_FORMAT,
     IndexCorrupt,
@@ -170,7 +171,7 @@ def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> dict[str,
 
 def _parts_of(index: PassageIndex) -> dict[str, _Part]:
     """Cut a loaded index back into its documents (paragraphs, windows and sections of a document are contiguous)."""
-    para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int64, count=len(index.paragraphs))
+    para_doc = index.derived["para_doc"].astype(np.int64)
     docs = np.arange(len(index.documents))
     para_lo, para_hi = np.searchsorted(para_doc, docs, "left"), np.searchsorted(para_doc, docs, "right")
     win_lo = np.searchsorted(index.window_para, para_lo, "left")
@@ -206,9 +207,9 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
             ],
             sections=index.sections[first_section : last_section + 1],
             windows=windows,
-            window_vectors=index.window_vectors[win_lo[d] : win_hi[d]],
-            paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
-            section_vectors=index.section_vectors[first_section : last_section + 1],
+            window_vectors=np.asarray(index.window_vectors[win_lo[d] : win_hi[d]], dtype=np.float32),
+            paragraph_vectors=np.asarray(index.paragraph_vectors[para_lo[d] : para_hi[d]], dtype=np.float32),
+            section_vectors=np.asarray(index.section_vectors[first_section : last_section + 1], dtype=np.float32),
             fresh=False,
         )
     return parts
@@ -283,45 +284,54 @@ def _write_build(
     indexed_at: dict[str, str],
     ignored: list[str],
 ) -> dict[str, int]:
-    import faiss
-
     bm25s = import_bm25s()
     build.mkdir()
-    paragraphs: list[dict[str, Any]] = []
     sections: list[str] = []
     windows = []
-    for d, part in enumerate(parts):
-        for para in part.paragraphs:
-            paragraphs.append({**para, "doc": d, "section_id": para["section_id"] + len(sections)})
-        windows.append(part.windows + np.array([len(paragraphs) - len(part.paragraphs), 0, 0], dtype=np.int32))
-        sections += part.sections
+    offsets = [0]
+    n_paragraphs = 0
+    # paragraphs are written as they are numbered, one JSON line each; only their texts are kept, for BM25 below
+    tokens: list[list[str]] = []
+    with (build / "paragraphs.jsonl").open("wb") as fh:
+        for d, part in enumerate(parts):
+            for para in part.paragraphs:
+                line = json.dumps(
+                    {**para, "doc": d, "section_id": para["section_id"] + len(sections)}, ensure_ascii=False
+                ).encode("utf-8")
+                fh.write(line + b"\n")
+                offsets.append(offsets[-1] + len(line) + 1)
+            for p, first, length in part.windows.tolist():
+                para = part.paragraphs[p]
+                spans = para["sentences"]
+                text = para["text"][spans[first][0] : spans[first + length - 1][1]]
+                tokens.append(search_tokens(text) or ["\x00"])
+            windows.append(part.windows + np.array([n_paragraphs, 0, 0], dtype=np.int32))
+            n_paragraphs += len(part.paragraphs)
+            sections += part.sections
+    np.save(build / "paragraphs.offsets.npy", np.asarray(offsets, dtype=np.int64))
     window_rows = np.concatenate(windows).astype(np.int32)
-    # each kind of vector is gathered, written and let go in turn, so at most one extra copy is held at a time
-    window_vectors = _take(parts, "window_vectors")
-    dimension = int(window_vectors.shape[1])
-    index = faiss.IndexFlatIP(dimension)
-    index.add(window_vectors)
-    del window_vectors
-    faiss.write_index(index, str(build / "windows.faiss"))
-    del index
-    np.save(build / "paragraphs.npy", _take(parts, "paragraph_vectors"))
-    np.save(build / "sections.npy", _take(parts, "section_vectors"))
     np.save(build / "windows.npy", window_rows)
-
-    tokens = []
-    for p, first, length in window_rows:
-        para = paragraphs[p]
-        spans = para["sentences"]
-        tokens.append(search_tokens(para["text"][spans[first][0] : spans[first + length - 1][1]]) or ["\x00"])
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
     retriever.save(str(build / "bm25"), show_progress=False)
+    del tokens, retriever
+    # each kind of vector is gathered, written as float16 and let go in turn, so at most one extra copy is held
+    window_vectors = _take(parts, "window_vectors")
+    dimension = int(window_vectors.shape[1])
+    np.save(build / "windows.f16.npy", window_vectors.astype(np.float16))
+    search = write_search_index(build / "windows.faiss", window_vectors)
+    del window_vectors
+    np.save(build / "paragraphs.f16.npy", _take(parts, "paragraph_vectors").astype(np.float16))
+    np.save(build / "sections.f16.npy", _take(parts, "section_vectors").astype(np.float16))
+    _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
+    from bot.passages import derive  # bot.passages reads indexes: imported here, after bot.index is complete
 
-    _write_json(
-        build / "passages.json",
-        {"documents": [p.record for p in parts], "paragraphs": paragraphs, "sections": sections},
-    )
-    checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in sorted(build.rglob("*")) if p.is_file()}
+    arrays, notes = derive(open_build(build, verify=False, derived=False))
+    with (build / "derived.npz").open("wb") as fh:
+        np.savez(fh, **arrays)
+    _write_json(build / "derived.json", notes)
+    files = [p for p in sorted(build.rglob("*")) if p.is_file()]
+    checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in files}
     manifest = {
         "format": INDEX_FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -335,6 +345,7 @@ def _write_build(
             "runtime": embedder.runtime,
         },
         "chunking": CHUNKING,
+        "search": search,
         "files": hashes,
         "indexed": {p.name: p.record["digest"] for p in parts},
         "indexed_at": indexed_at,
@@ -342,15 +353,45 @@ def _write_build(
         "ignored": ignored,
         "counts": {
             "documents": len(parts),
-            "paragraphs": len(paragraphs),
+            "paragraphs": n_paragraphs,
             "sections": len(sections),
             "windows": len(window_rows),
         },
         "versions": library_versions(),
         "checksums": checksums,
+        "sizes": {p.relative_to(build).as_posix(): p.stat().st_size for p in files},
     }
     _write_json(build / "manifest.json", manifest)
-    return {"paragraphs": len(paragraphs), "windows": len(window_rows)}
+    return {"paragraphs": n_paragraphs, "windows": len(window_rows)}
+
+
+# Below this many windows the search is exact (a flat inner-product index). Above it, an inverted-file index with
+# 8-bit scalar-quantised vectors finds the candidates, which are then scored on their float16 vectors: chosen by
+# measurement (`make bench`: recall of the exact top-10 answers, and query time), over HNSW, which costs minutes to
+# build at 100,000 windows and holds full vectors.
+EXACT_SEARCH_LIMIT = 20_000
+
+
+def write_search_index(path: Path, vectors: np.ndarray, exact_limit: int | None = None) -> dict[str, Any]:
+    """Write the FAISS index that serves dense candidates for `vectors`; returns what it is, for the manifest."""
+    import faiss
+
+    n, dimension = vectors.shape
+    if n <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
+        index = faiss.IndexFlatIP(dimension)
+        index.add(vectors)
+        faiss.write_index(index, str(path))
+        return {"kind": "flat", "nprobe": 0}
+    nlist = int(min(max(np.sqrt(n), 64), 2048))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)]
+    index.train(sample)
+    index.add(vectors)
+    faiss.write_index(index, str(path))
+    return {"kind": "ivf-sq8", "nlist": nlist, "nprobe": max(16, nlist // 8)}
 
 
 def _take(parts: list[_Part], kind: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from bot.documents import corpus_files
 from bot.embedding import TextEncoder
 from bot.index.chunking import CHUNKING
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: float16 vectors, a FAISS search index, paragraphs as JSON lines, derived arrays
 _VERSIONED = (
     "sentence-transformers",
     "transformers",
