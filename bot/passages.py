@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from bot.documents import Span
+from bot.embedding import TextEncoder
 from bot.index import PassageIndex, import_bm25s
 from bot.text import normalize_for_match, search_tokens
 
@@ -87,6 +88,22 @@ def speaker_patterns(index: PassageIndex) -> list[tuple[re.Pattern[str], set[int
         (re.compile(rf"\b({re.escape(alias)})(['’]?s)?\b", re.IGNORECASE), by_name[alias])
         for alias in sorted(by_name, key=len, reverse=True)
     ]
+
+
+_K8S = re.compile(r"\bk8s\b", re.IGNORECASE)
+
+
+def rewrite_question(question: str, speakers: list[tuple[re.Pattern[str], set[int]]]) -> tuple[str, set[int]]:
+    """A question as it is embedded: an interview's speaker put in the second person, as the interviewer asked
+    ("how did Jaice start?" becomes "how did you start?"), "k8s" spelled out; and the documents whose speaker it
+    names."""
+    named: set[int] = set()
+    text = question
+    for pattern, docs in speakers:
+        text, count = pattern.subn(lambda m: "your" if m.group(2) else "you", text)
+        if count:
+            named |= docs
+    return _K8S.sub("Kubernetes", text), named
 
 
 MAX_QUOTE_CHARS = 600
@@ -259,10 +276,14 @@ def suggestion_headings(index: PassageIndex) -> tuple[np.ndarray, list[str], np.
 POINTER, FIRST_PERSON, LEAD_IN_END, QUOTABLE = 1, 2, 4, 8  # bits of `derived["window_flags"]`
 
 
-def derive(index: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+UNRELATED_CANDIDATES = 300  # closest windows kept for each unrelated question (the retriever's candidate count)
+
+
+def derive(index: PassageIndex, embedder: TextEncoder) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """What every question (and the random quote) needs about every passage, worked out once when a build is
     written, so that loading reads arrays instead of walking 100,000 passages: window flags, each paragraph's
-    document, section and speaker, documents' centroids, and the headings a decline can suggest."""
+    document, section and speaker, documents' centroids, the headings a decline can suggest, and the windows
+    closest to the unrelated questions that set the decline line (by exact search)."""
     from bot.quotes import quotable_windows  # bot.quotes reads the index like this module does
 
     para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int32, count=len(index.paragraphs))
@@ -292,6 +313,7 @@ def derive(index: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "doc_vectors": document_centroids(index, para_doc).astype(np.float32),
         "suggest_ids": ids,
         "suggest_question": questions,
+        **_closest_to_unrelated(index, embedder),
     }
     headings: list[str] = []
     for para in index.paragraphs:
@@ -305,3 +327,21 @@ def derive(index: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "has_speaker": any(p.speaker for p in index.paragraphs),
     }
     return arrays, notes
+
+
+def _closest_to_unrelated(index: PassageIndex, embedder: TextEncoder) -> dict[str, np.ndarray]:
+    """The windows closest to each unrelated question and their similarity, by exact search in slices."""
+    if not index.size:
+        return {}
+    speakers = speaker_patterns(index)
+    queries = embedder.encode([rewrite_question(q, speakers)[0] for q in UNRELATED_QUESTIONS])
+    k = min(UNRELATED_CANDIDATES, index.size)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    best_sims = np.zeros((len(queries), 0), dtype=np.float32)
+    for start in range(0, index.size, 50_000):
+        block = np.asarray(index.window_vectors[start : start + 50_000], dtype=np.float32) @ queries.T
+        ids = np.concatenate([best_ids, np.arange(start, start + len(block))[None, :].repeat(len(queries), 0)], 1)
+        sims = np.concatenate([best_sims, block.T], 1)
+        keep = np.argpartition(-sims, k - 1, axis=1)[:, :k] if sims.shape[1] > k else np.argsort(-sims, axis=1)
+        best_ids, best_sims = np.take_along_axis(ids, keep, 1), np.take_along_axis(sims, keep, 1)
+    return {"unrelated_ids": best_ids.astype(np.int32), "unrelated_sims": best_sims.astype(np.float32)}

@@ -17,7 +17,6 @@ knows, and no closer than unrelated questions come in this corpus (see `_confide
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +34,7 @@ from bot.passages import (
     comparable,
     document_prior,
     quote_with_follow,
+    rewrite_question,
     speaker_patterns,
 )
 from bot.text import has_words, search_tokens
@@ -204,20 +204,14 @@ class Retriever:
         # how much a window's similarity is discounted in the confidence: pointers wholly, records a little
         self._doc_discount = self.weights.record_confidence * np.maximum(-self._doc_prior, 0.0)
         search = index.manifest.get("search", {})
-        if index.window_index is not None and search.get("nprobe"):
-            index.window_index.nprobe = int(search["nprobe"])
+        if search.get("kind") == "hnsw-sq8":
+            index.window_index.hnsw.efSearch = max(int(search["search_depth"]), self.weights.candidates)
         self.threshold = self._calibrate()
 
     def rewrite(self, question: str) -> tuple[str, set[int]]:
         """Put an interview's speaker in the second person, as the interviewer asked ("how did Jaice start?" becomes
         "how did you start?"), and note which documents' speakers the question names."""
-        named: set[int] = set()
-        text = question
-        for pattern, docs in self._speakers:
-            text, count = pattern.subn(lambda m: "your" if m.group(2) else "you", text)
-            if count:
-                named |= docs
-        return _K8S.sub("Kubernetes", text), named
+        return rewrite_question(question, self._speakers)
 
     def answer(self, question: str, k: int = 3) -> Answer:
         """Answer one question; raises QuestionError for unusable input."""
@@ -250,17 +244,17 @@ class Retriever:
 
     def _calibrate(self) -> float:
         """The decline line for this corpus: `weights.threshold`, raised when unrelated questions (a fixed set about
-        cooking, sport, weather and such) reach it here, as they do in large corpora."""
+        cooking, sport, weather and such) reach it here, as they do in large corpora. Their closest windows were
+        found by an exact search when the index was built (an approximate one misses more for questions far from
+        every passage, which would lower the line)."""
         w = self.weights
-        if self.index.size == 0:
+        ids, similarities = self.index.derived.get("unrelated_ids"), self.index.derived.get("unrelated_sims")
+        if self.index.size == 0 or ids is None or similarities is None:
             return w.threshold
-        rewritten = [self.rewrite(q) for q in UNRELATED_QUESTIONS]
-        queries = self.embedder.encode([text for text, _ in rewritten])
         confidences = []
-        for (text, named), query, dense in zip(rewritten, queries, self.dense(queries), strict=True):
-            windows = self._windows_of(dense.candidates)
-            similarity = np.asarray(self.index.window_vectors[windows], dtype=np.float32) @ query
-            confidences.append(self._confidence(search_tokens(text), named, windows, similarity))
+        for question, windows, similarity in zip(UNRELATED_QUESTIONS, ids, similarities, strict=True):
+            text, named = self.rewrite(question)
+            confidences.append(self._confidence(search_tokens(text), named, windows.astype(np.int64), similarity))
         return max(w.threshold, float(np.quantile(confidences, w.null_quantile)) + w.null_margin)
 
     def suggest(self, query: np.ndarray, k: int = 3) -> list[str]:
@@ -444,6 +438,3 @@ class Retriever:
             key_sentence=key,
             code=code,
         )
-
-
-_K8S = re.compile(r"\bk8s\b", re.IGNORECASE)

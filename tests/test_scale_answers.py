@@ -114,7 +114,7 @@ def test_candidates_keep_the_exact_answers(archive_sample: Retriever, fast_encod
     search = write_search_index(
         tmp_path / "windows.faiss", np.asarray(index.window_vectors, dtype=np.float32), exact_limit=1000
     )
-    assert search["kind"] == "ivf-sq8"
+    assert search["kind"] == "hnsw-sq8"
     approximate = replace(
         index,
         window_index=faiss.read_index(str(tmp_path / "windows.faiss")),
