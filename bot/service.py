@@ -199,7 +199,8 @@ class AnswerService:
     def follow_current(self) -> bool:
         """Swap in the build CURRENT names when another process (its /reindex, `python -m bot index`) has made a
         new one live; True when it did. Cheap when nothing changed (CURRENT is one short line). The old snapshot
-        serves until the new one is loaded; a build that cannot be loaded is logged once and the old one kept."""
+        serves until the new one is loaded; a build that cannot be loaded is logged once and the old one kept. It
+        holds the reindex lock while it loads, so a /reindex meanwhile is told one is running."""
         if self._snapshot is None or not self._reindexing.acquire(blocking=False):
             return False  # not loaded yet, or our own reindex is about to install the build anyway
         try:
