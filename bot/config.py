@@ -34,6 +34,9 @@ class Settings:
     cooldown_seconds: float = 30.0
     api_base: str = DISCORD_API_BASE
     gateway_url: str = DISCORD_GATEWAY_URL
+    shard_count: int | None = None  # None: one connection, no sharding
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of shard_count
+    index_check_seconds: float = 5.0  # how often a serving process looks for a build another process swapped in
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +80,7 @@ class Settings:
         guild = ids("DISCORD_GUILD_ID")
         if len(guild) > 1:
             raise ConfigError("DISCORD_GUILD_ID must be a single server ID")
+        shard_count, shard_ids = _shards(text("SHARD_COUNT"), text("SHARD_IDS"))
         return cls(
             corpus_dir=path("CORPUS_DIR", PROJECT_ROOT / "corpus"),
             index_dir=path("INDEX_DIR", PROJECT_ROOT / "embeddings"),
@@ -94,4 +98,29 @@ class Settings:
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0, 0.0, 86400.0),
             api_base=url("DISCORD_API_BASE", DISCORD_API_BASE, ("http://", "https://")).rstrip("/"),
             gateway_url=url("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL, ("ws://", "wss://")),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
+            index_check_seconds=number("INDEX_CHECK_SECONDS", 5.0, 0.0, 3600.0),
         )
+
+
+def _shards(count_text: str, ids_text: str) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT and SHARD_IDS: how many shards the bot has in all, and which of them this process runs."""
+    if not count_text:
+        if ids_text:
+            raise ConfigError("SHARD_IDS needs SHARD_COUNT (the number of shards in all)")
+        return None, None
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise ConfigError(f"SHARD_COUNT must be a whole number of at least 1, not {count_text!r}")
+    count = int(count_text)
+    items = [part for part in ids_text.replace(",", " ").split() if part]
+    if not items:
+        return count, None
+    bad = next((part for part in items if not part.isdigit()), None)
+    if bad is not None:
+        raise ConfigError(f"SHARD_IDS must be shard numbers separated by commas, not {bad!r}")
+    shard_ids = tuple(sorted({int(part) for part in items}))
+    outside = [shard for shard in shard_ids if shard >= count]
+    if outside:
+        raise ConfigError(f"SHARD_IDS must be below SHARD_COUNT ({count}): shard {outside[0]} does not exist")
+    return count, shard_ids

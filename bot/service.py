@@ -22,7 +22,17 @@ import numpy as np
 from bot.config import Settings
 from bot.embedding import Embedder, TextEncoder
 from bot.encoder import query_embedder
-from bot.index import BuildBusy, BuildReport, PassageIndex, build_index, ensure_index, load_index
+from bot.index import (
+    BuildBusy,
+    BuildReport,
+    IndexError_,
+    PassageIndex,
+    build_index,
+    current_build,
+    ensure_index,
+    load_index,
+)
+from bot.lease import BuildLease
 from bot.quotes import Quote, QuoteDrawer
 from bot.retrieval import Answer, Dense, Retriever, check_question
 
@@ -149,6 +159,8 @@ class AnswerService:
         self._histories = _Histories()
         self.query_encoder: TextEncoder = embedder
         self._queries = QueryBatcher(embedder)
+        self._lease: BuildLease | None = None  # on the build in service, so no other process's build removes it
+        self._unusable: str | None = None  # a build `follow_current` could not load, not retried
 
     # --- start-up and reindex: one code path with the CLI (build_index) ---------------------------------------------
 
@@ -184,6 +196,46 @@ class AnswerService:
             passages_unchanged=sum((after & before).values()),
         )
 
+    def follow_current(self) -> bool:
+        """Swap in the build CURRENT names when another process (its /reindex, `python -m bot index`) has made a
+        new one live; True when it did. Cheap when nothing changed (CURRENT is one short line). The old snapshot
+        serves until the new one is loaded; a build that cannot be loaded is logged once and the old one kept. It
+        holds the reindex lock while it loads, so a /reindex meanwhile is told one is running."""
+        if self._snapshot is None or not self._reindexing.acquire(blocking=False):
+            return False  # not loaded yet, or our own reindex is about to install the build anyway
+        try:
+            try:
+                build = current_build(self.index_dir)
+            except IndexError_ as exc:
+                return self._cannot_follow(str(exc), str(exc))
+            if build is None or build == self._snapshot.index.path or build.name == self._unusable:
+                return False
+            lease = BuildLease.take(build)
+            if lease is None:
+                return False  # replaced again meanwhile: the next check finds the newer one
+            try:
+                index = load_index(self.index_dir)
+            except IndexError_ as exc:
+                lease.release()
+                return self._cannot_follow(build.name, f"{build.name} ({exc})")
+            if index.path != build:  # CURRENT moved on while loading: hold what is served
+                lease.release()
+                lease = BuildLease.take(index.path)
+            self._install(index, lease)
+            return True
+        finally:
+            self._reindexing.release()
+
+    def _cannot_follow(self, key: str, reason: str) -> bool:
+        if self._unusable != key:
+            log.error(
+                "another process made a new index live, but it cannot be loaded; keeping %s: %s",
+                self.snapshot.index.path.name,
+                reason,
+            )
+            self._unusable = key
+        return False
+
     @property
     def loaded(self) -> bool:
         return self._snapshot is not None
@@ -192,11 +244,15 @@ class AnswerService:
     def reindexing(self) -> bool:
         return self._reindexing.locked()
 
-    def _install(self, index: PassageIndex) -> None:
+    def _install(self, index: PassageIndex, lease: BuildLease | None = None) -> None:
         generation = self._snapshot.generation + 1 if self._snapshot else 0
         retriever = Retriever(index, self.query_encoder)
         drawer = QuoteDrawer(index, self.query_encoder, memory=self.quote_memory)
+        lease = lease or BuildLease.take(index.path)
         self._snapshot = Snapshot(index, retriever, drawer, generation, _sources(index), _topics(index))
+        previous, self._lease = self._lease, lease
+        if previous is not None:
+            previous.release()
         log.info("index %s in service (%d passages)", index.path.name, index.size)
 
     @property

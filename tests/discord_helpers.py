@@ -71,7 +71,7 @@ def buttons(message: dict) -> dict[str, str]:
     return {c["label"]: c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])}
 
 
-async def reply_to(emulator: DiscordEmulator, asked: dict) -> dict:
+async def reply_to(emulator: DiscordEmulator, asked: dict, timeout: float = 10) -> dict:
     """The bot's reply to one message (in a DM or as a reply in a channel)."""
 
     def is_reply(m: dict) -> bool:
@@ -80,7 +80,7 @@ async def reply_to(emulator: DiscordEmulator, asked: dict) -> dict:
             m["channel_id"] == asked["channel_id"] and bool(m.get("embeds")) and asked.get("guild_id") is None
         )
 
-    return await emulator.wait_for_message(is_reply)
+    return await emulator.wait_for_message(is_reply, timeout=timeout)
 
 
 async def edited_to(interaction: Interaction, text: str, timeout: float = 30) -> str:

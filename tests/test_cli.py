@@ -110,3 +110,11 @@ def test_a_bad_discord_setting_is_named():
     assert result.returncode == 2
     assert "error: DISCORD_API_BASE must start with http:// or https://" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_shard_setting_is_named():
+    result = run("run", env={"DISCORD_TOKEN": "x", "SHARD_COUNT": "2", "SHARD_IDS": "2"})
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        "error: SHARD_IDS must be below SHARD_COUNT (2): shard 2 does not exist",
+    )

@@ -55,10 +55,15 @@ class OnboardingBot(discord.Client):
         # Discord sends message text without this privileged intent only for mentions and DMs; reading new posts in
         # auto-answer channels needs it.
         intents.message_content = bool(settings.auto_answer_channel_ids)
+        shards: dict[str, object] = {}
+        if isinstance(self, discord.AutoShardedClient):
+            # this process runs SHARD_IDS (all when unset) of SHARD_COUNT; Discord sends each shard its own guilds
+            shards = {"shard_count": settings.shard_count, "shard_ids": settings.shard_ids and list(settings.shard_ids)}
         super().__init__(
             intents=intents,
             allowed_mentions=render.NO_PINGS,
             guild_ready_timeout=guild_ready_timeout,
+            **shards,
         )
         self.settings = settings
         self.service = service
@@ -79,6 +84,7 @@ class OnboardingBot(discord.Client):
         self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
         self.tree = app_commands.CommandTree(self)
         add_commands(self.tree)
+        self._index_follower: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         if not self.serving:
@@ -92,7 +98,24 @@ class OnboardingBot(discord.Client):
         await self.recover_corpus()
         if not self.service.loaded:
             await asyncio.to_thread(self.service.load)
+        if self.settings.index_check_seconds > 0:
+            self._index_follower = asyncio.create_task(self._follow_index(), name="follow-index")
         await self.sync_commands()
+
+    async def _follow_index(self) -> None:
+        """Every INDEX_CHECK_SECONDS, swap in a build another process (a /reindex on another shard, `python -m bot
+        index`) made live; questions keep using the old one until the new one is loaded."""
+        while True:
+            await asyncio.sleep(self.settings.index_check_seconds)
+            try:
+                await asyncio.to_thread(self.service.follow_current)
+            except Exception:  # a bug here must not stop the checks, nor the bot
+                log.exception("could not check the index directory for a new build")
+
+    async def close(self) -> None:
+        if self._index_follower is not None:
+            self._index_follower.cancel()
+        await super().close()
 
     async def recover_corpus(self) -> None:
         """Finish or roll back a corpus change a kill interrupted (its audit row and archived version), before the
@@ -402,12 +425,22 @@ def point_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+class ShardedOnboardingBot(OnboardingBot, discord.AutoShardedClient):
+    """The same bot over several gateway connections (SHARD_COUNT, SHARD_IDS): discord.py's sharded client."""
+
+
+def make_bot(settings: Settings, service: AnswerService, store: Store, **options: float) -> OnboardingBot:
+    """The sharded bot when SHARD_COUNT is set, else the single-connection one."""
+    cls = ShardedOnboardingBot if settings.shard_count is not None else OnboardingBot
+    return cls(settings, service, store, **options)
+
+
 async def start(settings: Settings, service: AnswerService, store: Store) -> None:
     """Run until stopped (Ctrl-C, or SIGTERM from a service manager)."""
     import signal
 
     point_at(settings)
-    async with OnboardingBot(settings, service, store) as client:
+    async with make_bot(settings, service, store) as client:
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task] = set()
 

@@ -182,8 +182,24 @@ def fsync_path(path: Path) -> None:
 
 
 def _remove_old_builds(index_dir: Path, keep: Path) -> None:
+    """Remove the builds nobody serves. A bot process holds a shared flock on the build it serves (`bot/lease.py`),
+    possibly long after CURRENT moved on, until it has loaded the new one: such a build is kept, and removed by a
+    later build once its last reader has let go (or exited)."""
     for path in index_dir.iterdir():
-        if path != keep and path.is_dir() and path.name.startswith("build-"):
+        if path == keep or not path.name.startswith("build-") or not path.is_dir():
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while deleting, so no reader leases it half-gone
+        except OSError:
+            os.close(fd)
+            continue  # a process still serves it
+        try:
             shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
     for path in index_dir.glob(".CURRENT.*"):
         path.unlink(missing_ok=True)

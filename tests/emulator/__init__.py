@@ -51,12 +51,19 @@ Conventions:
   Discord's limits (at most 25 choices, names 1-100 characters, values of the option's type, strings at most
   100 characters) and recorded in ``Interaction.autocomplete_choices``.
 * An ephemeral message can only be clicked by the user it was shown to (``click`` raises ``PermissionError``).
+* Guilds and shards: the bot is in ``guild_id`` and in every guild ``add_guild`` adds (``shard=(id, count)``
+  places one on a shard). GET /gateway/bot recommends ``recommended_shards`` (default one per 1,000 guilds); each
+  IDENTIFY's ``shard: [shard_id, num_shards]`` opens that shard's own session, which receives only the guilds with
+  ``(guild_id >> 22) % num_shards == shard_id`` (READY, GUILD_CREATE, messages, interactions); DMs go to shard 0.
+  ``reconnect``, ``drop_connection`` and ``invalidate_session`` take a ``shard``. ``shards_identified`` records
+  each IDENTIFY's shard.
 
 The package reads the way Discord's documentation does, one part a file:
 
 * ``protocol.py``: intents, permissions, message flags, interaction types and limits; the error shape and JSON.
-* ``state.py``: the guild: ids, roles, channels, members, permissions and the overwrites that deny the bot.
-* ``gateway.py``: HELLO, IDENTIFY/READY, RESUME and replay, heartbeats, dispatches gated by intents.
+* ``state.py``: the guilds: ids, roles, channels, members, permissions and the overwrites that deny the bot.
+* ``gateway.py``: HELLO, IDENTIFY/READY, RESUME and replay, heartbeats, dispatches gated by intents and routed
+  by shard.
 * ``rest.py``: the route table, authentication, rate limits, rejections, and the user, channel, message and guild
   routes.
 * ``messages.py``: users' messages, threads and forum posts; the bot's messages, their mentions and pings.
@@ -67,7 +74,7 @@ The package reads the way Discord's documentation does, one part a file:
 * ``emulator.py``: ``DiscordEmulator``, made of the parts above, with its server's lifecycle and the waits.
 * ``client.py``: ``point_discord_py_at`` and ``running_client``.
 
-Its own tests are ``test_emulator.py`` beside these files.
+Its own tests are ``test_emulator.py`` and ``test_sharding.py`` beside these files.
 """
 
 from .client import point_discord_py_at, running_client

@@ -28,8 +28,11 @@ class CommandsMixin:
     """Registered commands (``commands``: {"global": [...], guild_id: [...]}, ``command_puts``) and the
     interactions users start with them."""
 
-    def _find_command(self, name: str, dm: bool, ctype: int) -> dict | None:
-        scopes = [self.commands["global"]] if dm else [self.commands.get(self.guild_id, []), self.commands["global"]]
+    def _find_command(self, name: str, guild_id: int | None, ctype: int) -> dict | None:
+        """A command as a user sees it: one registered in their guild (None: in a DM), else a global one."""
+        scopes = [self.commands["global"]]
+        if guild_id is not None:
+            scopes.insert(0, self.commands.get(guild_id, []))
         for scope in scopes:
             for command in scope:
                 if command["name"] == name and command.get("type", 1) == ctype:
@@ -63,7 +66,8 @@ class CommandsMixin:
         ctype = 1
         if target is not None:
             ctype = 3 if "channel_id" in target else 2
-        command = self._find_command(name, dm, ctype)
+        guild = None if dm else int(self._resolve_channel(channel).get("guild_id") or 0) or None
+        command = self._find_command(name, guild, ctype)
         if command is None:
             registered = {scope: [c["name"] for c in cmds] for scope, cmds in self.commands.items()}
             raise LookupError(f"command {name!r} (type {ctype}) is not registered; registered: {registered}")
@@ -75,7 +79,7 @@ class CommandsMixin:
         else:
             channel_payload = self._resolve_channel(channel)
             required = command.get("default_member_permissions")
-            if not granted and required is not None and int(required) & ~self.member_permissions(user_id):
+            if not granted and required is not None and int(required) & ~self.member_permissions(user_id, guild):
                 raise PermissionError(f"{name!r} requires permissions {required}; Discord would not show it")
         data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": ctype}
         if command.get("guild_id"):
@@ -209,15 +213,16 @@ class CommandsMixin:
         """A user types in option ``focused`` of a slash command; ``options`` holds what is typed so far (the
         focused one included, as text). Dispatches an APPLICATION_COMMAND_AUTOCOMPLETE interaction."""
         user_id = self._user_id(user)
-        command = self._find_command(name, False, 1)
+        channel_payload = self._resolve_channel(channel)
+        guild = int(channel_payload["guild_id"])
+        command = self._find_command(name, guild, 1)
         if command is None:
             raise LookupError(f"command {name!r} is not registered")
         required = command.get("default_member_permissions")
-        if not granted and required is not None and int(required) & ~self.member_permissions(user_id):
+        if not granted and required is not None and int(required) & ~self.member_permissions(user_id, guild):
             raise PermissionError(f"{name!r} requires permissions {required}; Discord would not show it")
         if focused not in options:
             raise ValueError("the focused option must be among the options typed")
-        channel_payload = self._resolve_channel(channel)
         definitions = command.get("options") or []
         built = self._build_options(
             definitions, options, subcommand, {}, True, int(channel_payload["id"]), focused=focused
@@ -238,7 +243,7 @@ class CommandsMixin:
         if int(app_id) != self.application_id:
             raise DiscordAPIError(403, 50001, "Missing Access")
         self._check_guild(guild_id)
-        return self.guild_id if guild_id is not None else "global"
+        return int(guild_id) if guild_id is not None else "global"
 
     def _store_command(self, scope: Any, data: dict, existing: dict | None) -> dict:
         command = {

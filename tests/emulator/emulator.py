@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .cdn import CdnMixin
 from .commands import CommandsMixin
-from .gateway import GatewayMixin, _GatewayConnection
+from .gateway import GatewayMixin, _GatewayConnection, _Session
 from .interactions import Interaction, InteractionsMixin
 from .messages import MessagesMixin
 from .protocol import (
@@ -42,7 +42,7 @@ def _taker(queue: list[dict], predicate: Callable[[dict], bool] | None) -> Calla
 
 
 class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, CommandsMixin, InteractionsMixin, RestMixin):
-    """Discord's REST API and gateway for one bot in one guild, on 127.0.0.1.
+    """Discord's REST API and gateway for one bot in one guild (more with ``add_guild``), on 127.0.0.1.
 
     The guild has roles "@everyone", "Moderators" (no extra permissions), "Admin" (MANAGE_GUILD) and the bot's
     managed role (named after the bot), text channels "general" and "help", a forum "questions", and an "owner"
@@ -117,6 +117,7 @@ class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, Command
         self.requests: list[tuple[str, str]] = []
         self.heartbeats: list[float] = []
         self.identifies = 0
+        self.shards_identified: list[tuple[int, int]] = []
         self.resumes = 0
         self.intents: int | None = None
         self.presence: dict | None = None
@@ -129,11 +130,9 @@ class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, Command
         self._cdn_key = secrets.token_bytes(32)
         self.interactions: list[Interaction] = []
 
-        # Gateway session.
-        self._session_id: str | None = None
-        self._seq = 0
-        self._log: list[tuple[int, str]] = []
-        self._live: _GatewayConnection | None = None
+        # Gateway sessions, one per shard (shard 0 of 1 for an unsharded bot).
+        self._sessions: dict[int, _Session] = {}
+        self.recommended_shards: int | None = None  # GET /gateway/bot's "shards"; None: one per 1,000 guilds
         self._connections: set[_GatewayConnection] = set()
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
@@ -141,9 +140,14 @@ class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, Command
 
         # Guild state.
         self.guild_id: int = self._snowflake()
+        self.guild_ids: list[int] = [self.guild_id]  # every guild the bot is in, the first one first
+        self._guild_names: dict[int, str] = {self.guild_id: "Emulated Guild"}
         self.users: dict[int, dict] = {bot_id: self._bot_author}
-        self._members: dict[int, dict] = {}
+        self._members: dict[int, dict] = {}  # the first guild's
+        self._guild_members: dict[int, dict[int, dict]] = {self.guild_id: self._members}
         self._roles_by_id: dict[int, dict] = {}
+        self._role_guild: dict[int, int] = {}
+        self._system_channels: dict[int, int] = {}
         self.roles: dict[str, int] = {}
         self._channels_by_id: dict[int, dict] = {}
         self.channels: dict[str, int] = {}
@@ -160,7 +164,7 @@ class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, Command
         self._add_role("Moderators", 0)
         self._add_role("Admin", MANAGE_GUILD)
         self._add_role(bot_name, BOT_ROLE_PERMISSIONS, managed_for=bot_id)
-        self.add_channel("general")
+        self._system_channels[self.guild_id] = self.add_channel("general")
         self.add_channel("help")
         self.add_channel("questions", type=15)
         self._add_member(bot_id, [self.roles[bot_name]])

@@ -111,17 +111,18 @@ class InteractionsMixin:
             "entitlements": [],
             "attachment_size_limit": self.attachment_size_limit,
             "channel_id": channel["id"],
-            "app_permissions": str(self.member_permissions(self.bot_id)),
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "app_permissions": str(self.member_permissions(self.bot_id, channel.get("guild_id"))),
+            "authorizing_integration_owners": {"0": channel.get("guild_id", str(self.guild_id))},
             "context": 0 if in_guild else 1,
         }
         if in_guild:
-            perms = self.member_permissions(user_id)
+            guild_id = channel["guild_id"]
+            perms = self.member_permissions(user_id, guild_id)
             payload["channel"] = channel | {"permissions": str(perms)}
-            payload["guild_id"] = str(self.guild_id)
-            payload["guild"] = {"id": str(self.guild_id), "locale": "en-US", "features": ["COMMUNITY"]}
+            payload["guild_id"] = guild_id
+            payload["guild"] = {"id": guild_id, "locale": "en-US", "features": ["COMMUNITY"]}
             payload["guild_locale"] = "en-US"
-            payload["member"] = self._members[user_id] | {"permissions": str(perms)}
+            payload["member"] = self._members_of(guild_id)[user_id] | {"permissions": str(perms)}
         else:
             payload["channel"] = channel
             payload["user"] = self.users[user_id]

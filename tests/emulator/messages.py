@@ -50,8 +50,12 @@ class MessagesMixin:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": in_guild and ("@everyone" in content or "@here" in content),
-            "mentions": [self._mention_object(u, in_guild) for u in mentioned],
-            "mention_roles": [r for r in dict.fromkeys(ROLE_MENTION_RE.findall(content)) if int(r) in self._roles_by_id]
+            "mentions": [self._mention_object(u, channel.get("guild_id")) for u in mentioned],
+            "mention_roles": [
+                r
+                for r in dict.fromkeys(ROLE_MENTION_RE.findall(content))
+                if int(r) in self._roles_by_id and str(self._role_guild[int(r)]) == channel["guild_id"]
+            ]
             if in_guild
             else [],
             "attachments": [],
@@ -62,21 +66,22 @@ class MessagesMixin:
             "flags": 0,
         }
         if in_guild:
-            message["guild_id"] = str(self.guild_id)
+            message["guild_id"] = channel["guild_id"]
         if referenced is not None:
             message["message_reference"] = {
                 "type": 0,
                 "message_id": referenced["id"],
                 "channel_id": referenced["channel_id"],
-                **({"guild_id": str(self.guild_id)} if in_guild else {}),
+                **({"guild_id": channel["guild_id"]} if in_guild else {}),
             }
             message["referenced_message"] = self._referenced_copy(referenced)
         return message
 
-    def _mention_object(self, user_id: int, in_guild: bool) -> dict:
+    def _mention_object(self, user_id: int, guild_id: str | None) -> dict:
         user = dict(self.users[user_id])
-        if in_guild and user_id in self._members:
-            user["member"] = {k: v for k, v in self._members[user_id].items() if k != "user"}
+        members = self._members_of(guild_id) if guild_id else {}
+        if user_id in members:
+            user["member"] = {k: v for k, v in members[user_id].items() if k != "user"}
         return user
 
     def _referenced_copy(self, message: dict) -> dict:
@@ -117,7 +122,7 @@ class MessagesMixin:
         thread = {
             "id": str(thread_id),
             "type": thread_type,
-            "guild_id": str(self.guild_id),
+            "guild_id": parent["guild_id"],
             "parent_id": parent["id"],
             "owner_id": str(owner_id),
             "name": name,
@@ -182,7 +187,9 @@ class MessagesMixin:
             roles = [
                 int(r)
                 for r in dict.fromkeys(ROLE_MENTION_RE.findall(content))
-                if int(r) in self._roles_by_id and ("roles" in parse or int(r) in allowed_roles)
+                if int(r) in self._roles_by_id
+                and str(self._role_guild[int(r)]) == message["guild_id"]
+                and ("roles" in parse or int(r) in allowed_roles)
             ]
         everyone = in_guild and "everyone" in parse and ("@everyone" in content or "@here" in content)
         replied_user = None
@@ -191,7 +198,7 @@ class MessagesMixin:
         mentioned = list(users)
         if replied_user is not None and replied_user not in mentioned:
             mentioned.append(replied_user)
-        message["mentions"] = [self._mention_object(u, in_guild) for u in mentioned]
+        message["mentions"] = [self._mention_object(u, message.get("guild_id")) for u in mentioned]
         message["mention_roles"] = [str(r) for r in roles]
         message["mention_everyone"] = everyone
         notified_users = [u for u in users if u != self.bot_id]
@@ -259,7 +266,7 @@ class MessagesMixin:
         if body.get("nonce") is not None:
             message["nonce"] = body["nonce"]
         if "guild_id" in channel:
-            message["guild_id"] = str(self.guild_id)
+            message["guild_id"] = channel["guild_id"]
         if not placeholder and _message_is_empty(message):
             raise DiscordAPIError(400, 50006, "Cannot send an empty message")
         referenced = None
@@ -283,7 +290,7 @@ class MessagesMixin:
                 "type": 0,
                 "message_id": referenced["id"],
                 "channel_id": referenced["channel_id"],
-                **({"guild_id": str(self.guild_id)} if "guild_id" in referenced else {}),
+                **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {}),
             }
             message["referenced_message"] = self._referenced_copy(referenced)
         if interaction is not None:

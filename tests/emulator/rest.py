@@ -5,6 +5,7 @@ routes for commands and interactions are handled in commands.py and interactions
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -26,7 +27,8 @@ class RestMixin:
         table = [
             ("GET", r"/users/@me", self._get_me, True),
             ("GET", r"/users/" + snow.format("user_id"), self._get_user, True),
-            ("GET", r"/gateway(?:/bot)?", self._get_gateway, True),
+            ("GET", r"/gateway", self._get_gateway, False),
+            ("GET", r"/gateway/bot", self._get_bot_gateway, True),
             ("GET", r"/oauth2/applications/@me", self._get_application, True),
             ("GET", r"/applications/@me", self._get_application, True),
             ("POST", r"/users/@me/channels", self._create_dm, True),
@@ -208,8 +210,13 @@ class RestMixin:
         return user
 
     async def _get_gateway(self, request: web.Request, body: Any, uploads: list[_Upload]) -> dict:
+        return {"url": self.gateway_url}
+
+    async def _get_bot_gateway(self, request: web.Request, body: Any, uploads: list[_Upload]) -> dict:
+        """The URL plus the number of shards Discord recommends (one per 1,000 guilds, or ``recommended_shards``)."""
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+        shards = self.recommended_shards or max(1, math.ceil(len(self.guild_ids) / 1000))
+        return {"url": self.gateway_url, "shards": shards, "session_start_limit": limit}
 
     async def _get_application(self, request: web.Request, body: Any, uploads: list[_Upload]) -> dict:
         return {
@@ -337,12 +344,12 @@ class RestMixin:
         return result
 
     def _check_guild(self, guild_id: str | None) -> None:
-        if guild_id is not None and int(guild_id) != self.guild_id:
+        if guild_id is not None and int(guild_id) not in self.guild_ids:
             raise DiscordAPIError(403, 50001, "Missing Access")
 
     async def _get_guild(self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str) -> dict:
         self._check_guild(guild_id)
-        payload = self._guild_payload()
+        payload = self._guild_payload(int(guild_id))
         for key in ("members", "channels", "threads", "voice_states", "presences", "joined_at", "large", "lazy"):
             payload.pop(key, None)
         return payload
@@ -351,15 +358,17 @@ class RestMixin:
         self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str, user_id: str
     ) -> dict:
         self._check_guild(guild_id)
-        member = self._members.get(int(user_id))
+        member = self._members_of(guild_id).get(int(user_id))
         if member is None:
             raise DiscordAPIError(404, 10007, "Unknown Member")
         return member
 
     async def _get_roles(self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str) -> list:
         self._check_guild(guild_id)
-        return list(self._roles_by_id.values())
+        return [r for i, r in self._roles_by_id.items() if self._role_guild[i] == int(guild_id)]
 
     async def _get_channels(self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str) -> list:
         self._check_guild(guild_id)
-        return [c for c in self._channels_by_id.values() if "guild_id" in c and c["type"] not in (10, 11, 12)]
+        return [
+            c for c in self._channels_by_id.values() if c.get("guild_id") == guild_id and c["type"] not in (10, 11, 12)
+        ]
