@@ -112,8 +112,9 @@ def build_index(
         }
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
-            embedded = _embed_parts(parts, embedder, progress)
-            counts = _write_build(build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored)
+            counts, embedded = _write_build(
+                build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored, progress
+            )
             _swap_in(index_dir, build)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -207,9 +208,10 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
             ],
             sections=index.sections[first_section : last_section + 1],
             windows=windows,
-            window_vectors=np.asarray(index.window_vectors[win_lo[d] : win_hi[d]], dtype=np.float32),
-            paragraph_vectors=np.asarray(index.paragraph_vectors[para_lo[d] : para_hi[d]], dtype=np.float32),
-            section_vectors=np.asarray(index.section_vectors[first_section : last_section + 1], dtype=np.float32),
+            # views of the previous build's mapped vectors: copied into the new build's files, never held whole
+            window_vectors=index.window_vectors[win_lo[d] : win_hi[d]],
+            paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
+            section_vectors=index.section_vectors[first_section : last_section + 1],
             fresh=False,
         )
     return parts
@@ -218,41 +220,34 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
 EMBED_BATCH = 32  # with texts sorted by length, small batches pad least (measured fastest on this model)
 
 
-def _embed_parts(parts: list[_Part], embedder: TextEncoder, progress: Callable[[int, int], None] | None) -> int:
-    """Embed the fresh documents, one document at a time: its distinct texts (windows, paragraphs, headings) sorted
-    by length in fixed-size batches. Batches never mix documents, so a document's vectors do not depend on what else
-    is in the corpus, and an incremental build gives exactly what a full one would. Returns the texts embedded."""
-    todo = []
-    for part in parts:
-        if part.fresh:
-            texts = [*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections]
-            todo.append((part, texts, sorted(set(texts), key=lambda t: (len(t), t))))
-    total = sum(len(unique) for _, _, unique in todo)
-    done = 0
+def _texts_to_embed(parts: list[_Part]) -> int:
+    """How many distinct texts the fresh documents hold (each document's texts are embedded on their own)."""
+    return sum(
+        len({*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections})
+        for part in parts
+        if part.fresh
+    )
 
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
 
-    if progress:
-        progress(0, total)
-    for part, texts, unique in todo:
-        if not unique:  # a document whose paragraphs hold no sentence: nothing to embed, nothing to search
-            part.window_vectors = part.paragraph_vectors = part.section_vectors = np.zeros((0, 0), np.float32)
-            continue
-        vectors = embedder.encode(unique, batch_size=EMBED_BATCH, progress=tick)
-        row = {text: i for i, text in enumerate(unique)}
-        everything = vectors[[row[t] for t in texts]]
-        n_windows, n_paras = len(part.windows), len(part.paragraphs)
-        part.window_vectors = everything[:n_windows]
-        part.paragraph_vectors = everything[n_windows : n_windows + n_paras]
-        part.section_vectors = everything[n_windows + n_paras :]
-        if not part.record["is_interview"]:
-            _lean_to_headings(part)
-        part.window_texts = None
-    return total
+def _embed_part(part: _Part, embedder: TextEncoder, tick: Callable[[int], None]) -> None:
+    """Embed one fresh document: its distinct texts (windows, paragraphs, headings) sorted by length in fixed-size
+    batches. Batches never mix documents, so a document's vectors do not depend on what else is in the corpus, and
+    an incremental build gives exactly what a full one would."""
+    texts = [*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections]
+    unique = sorted(set(texts), key=lambda t: (len(t), t))
+    part.window_texts = None
+    if not unique:  # a document whose paragraphs hold no sentence: nothing to embed, nothing to search
+        part.window_vectors = part.paragraph_vectors = part.section_vectors = np.zeros((0, 0), np.float32)
+        return
+    vectors = embedder.encode(unique, batch_size=EMBED_BATCH, progress=tick)
+    row = {text: i for i, text in enumerate(unique)}
+    everything = vectors[[row[t] for t in texts]]
+    n_windows, n_paras = len(part.windows), len(part.paragraphs)
+    part.window_vectors = everything[:n_windows]
+    part.paragraph_vectors = everything[n_windows : n_windows + n_paras]
+    part.section_vectors = everything[n_windows + n_paras :]
+    if not part.record["is_interview"]:
+        _lean_to_headings(part)
 
 
 def _lean_to_headings(part: _Part) -> None:
@@ -283,9 +278,36 @@ def _write_build(
     embedder: TextEncoder,
     indexed_at: dict[str, str],
     ignored: list[str],
-) -> dict[str, int]:
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, int], int]:
+    """Write a build, streaming: each fresh document is embedded and its vectors written to the build's files
+    before the next one is read, so a build holds one document's vectors (plus every paragraph's text, for BM25 and
+    the paragraph file) rather than the corpus's. Returns the counts and the number of texts embedded."""
     bm25s = import_bm25s()
     build.mkdir()
+    total = _texts_to_embed(parts)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if progress:
+        progress(0, total)
+    shapes = {
+        "windows": sum(len(p.windows) for p in parts),
+        "paragraphs": sum(len(p.paragraphs) for p in parts),
+        "sections": sum(len(p.sections) for p in parts),
+    }
+    files: dict[str, np.ndarray] = {}
+
+    def open_files(dimension: int) -> None:
+        for kind, rows in shapes.items():
+            files[kind] = np.lib.format.open_memmap(build / f"{kind}.f16.npy", "w+", np.float16, (rows, dimension))
+
+    at = dict.fromkeys(shapes, 0)
     sections: list[str] = []
     windows = []
     offsets = [0]
@@ -294,6 +316,19 @@ def _write_build(
     tokens: list[list[str]] = []
     with (build / "paragraphs.jsonl").open("wb") as fh:
         for d, part in enumerate(parts):
+            if part.fresh:
+                _embed_part(part, embedder, tick)
+            for kind, vectors in (
+                ("windows", part.window_vectors),
+                ("paragraphs", part.paragraph_vectors),
+                ("sections", part.section_vectors),
+            ):
+                if vectors is not None and len(vectors):
+                    if not files:  # the vectors' length is known once the first document's are at hand
+                        open_files(int(vectors.shape[1]))
+                    files[kind][at[kind] : at[kind] + len(vectors)] = vectors
+                    at[kind] += len(vectors)
+            part.window_vectors = part.paragraph_vectors = part.section_vectors = None
             for para in part.paragraphs:
                 line = json.dumps(
                     {**para, "doc": d, "section_id": para["section_id"] + len(sections)}, ensure_ascii=False
@@ -315,14 +350,15 @@ def _write_build(
     retriever.index(tokens, show_progress=False)
     retriever.save(str(build / "bm25"), show_progress=False)
     del tokens, retriever
-    # each kind of vector is gathered, written as float16 and let go in turn, so at most one extra copy is held
-    window_vectors = _take(parts, "window_vectors")
-    dimension = int(window_vectors.shape[1])
-    np.save(build / "windows.f16.npy", window_vectors.astype(np.float16))
-    search = write_search_index(build / "windows.faiss", window_vectors)
-    del window_vectors
-    np.save(build / "paragraphs.f16.npy", _take(parts, "paragraph_vectors").astype(np.float16))
-    np.save(build / "sections.f16.npy", _take(parts, "section_vectors").astype(np.float16))
+    if not files:
+        open_files(int(embedder.encode(["?"]).shape[1]))
+    if at != shapes:
+        raise IndexError_(f"the build's vectors do not match its passages ({at} written, {shapes} expected)")
+    for matrix in files.values():
+        matrix.flush()
+    dimension = int(files["windows"].shape[1])
+    search = write_search_index(build / "windows.faiss", files["windows"])
+    del files
     _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
     from bot.passages import derive  # bot.passages reads indexes: imported here, after bot.index is complete
 
@@ -362,7 +398,7 @@ def _write_build(
         "sizes": {p.relative_to(build).as_posix(): p.stat().st_size for p in files},
     }
     _write_json(build / "manifest.json", manifest)
-    return {"paragraphs": n_paragraphs, "windows": len(window_rows)}
+    return {"paragraphs": n_paragraphs, "windows": len(window_rows)}, total
 
 
 # Below this many windows the search is exact (a flat inner-product index). Above it, an HNSW graph over 8-bit
@@ -383,23 +419,17 @@ def write_search_index(path: Path, vectors: np.ndarray, exact_limit: int | None 
     n, dimension = vectors.shape
     if n <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
         index = faiss.IndexFlatIP(dimension)
-        index.add(vectors)
-        faiss.write_index(index, str(path))
-        return {"kind": "flat"}
-    index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_BUILD_DEPTH
-    index.train(vectors[np.random.default_rng(0).choice(n, size=min(n, 50_000), replace=False)])
-    index.add(vectors)
+        kind: dict[str, Any] = {"kind": "flat"}
+    else:
+        index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_BUILD_DEPTH
+        sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 50_000), replace=False))
+        index.train(np.asarray(vectors[sample], dtype=np.float32))
+        kind = {"kind": "hnsw-sq8", "neighbours": HNSW_NEIGHBOURS, "search_depth": HNSW_SEARCH_DEPTH}
+    for start in range(0, n, 20_000):  # the vectors may be a float16 file: converted a slice at a time
+        index.add(np.ascontiguousarray(vectors[start : start + 20_000], dtype=np.float32))
     faiss.write_index(index, str(path))
-    return {"kind": "hnsw-sq8", "neighbours": HNSW_NEIGHBOURS, "search_depth": HNSW_SEARCH_DEPTH}
-
-
-def _take(parts: list[_Part], kind: str) -> np.ndarray:
-    """One kind of vector of every document, in order, as one array; the documents let go of theirs."""
-    blocks = [getattr(p, kind) for p in parts]
-    for part in parts:
-        setattr(part, kind, None)
-    return np.ascontiguousarray(np.concatenate([b for b in blocks if b is not None and len(b)]), dtype=np.float32)
+    return kind
 
 
 def ensure_index(
