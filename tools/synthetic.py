@@ -38,7 +38,7 @@ _PREFIX = re.compile(r"^(?:\s*(?:[-*+]|\d+[.)]|#{1,6}|>)(?=\s))*\s*")  # list ma
 # link), and to the first word of every sentence that starts inside the line (after punctuation, a space and a
 # capital, where the project splits sentences). Joined, so no fragment gains a word; never to a word before a full
 # stop ("Dr.", "e.g."), which would change where sentences end.
-X
+_LINK_OR_WORD = re.compile(r"!?\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])?|(?<!&)\b(\w+)\b(?![.;])")
 _INLINE_LINK_TEXT = re.compile(r"^\W*\[[^\]]*?(\w+)[^\]]*\]\(")
 _INNER_START = re.compile(r"([.!?]+[\"'”’)\]]*\s+[\"“‘(]?)([A-Z]\w*)\b(?!\.)")
 
