@@ -257,7 +257,7 @@ def make_synthetic(largest: Size, work: Path, copies: int) -> Size:
 # --- serving --------------------------------------------------------------------------------------------------------
 
 
-def serve(index_dir: Path) -> dict[str, float]:
+def serve(index_dir: Path, limit: int | None = None) -> dict[str, float]:
     """What a bot process does before and while answering: import, load the index, make the retriever (which
     embeds its calibration questions), then answer the evaluation questions. Run in its own process by the bench."""
     started = time.perf_counter()
@@ -266,13 +266,13 @@ def serve(index_dir: Path) -> dict[str, float]:
     index = load_index(index_dir)
     retriever = Retriever(index, encoder)
     loaded = time.perf_counter() - started
-    p50, p95 = latencies(retriever.answer, [q.question for q in eval_questions()])
+    p50, p95 = latencies(retriever.answer, [q.question for q in eval_questions()][:limit])
     rss, peak = memory_mb()
     return {"passages": index.size, "load_s": loaded, "p50_ms": p50, "p95_ms": p95, "rss_mb": rss, "peak_mb": peak}
 
 
-def measure_serving(size: Size) -> None:
-    run = run_measured(bench_cli("--serve", str(size.index_dir)))
+def measure_serving(size: Size, limit: int | None) -> None:
+    run = run_measured(bench_cli("--serve", str(size.index_dir), *(["--questions", str(limit)] if limit else [])))
     size.serving = Serving(**json.loads(run.output.strip().splitlines()[-1]))
     size.windows = size.serving.passages
     size.query["this bot"] = (size.serving.p50_ms, size.serving.p95_ms)
@@ -299,7 +299,7 @@ def synthetic_build(corpus: Path, index_dir: Path) -> dict[str, int]:
     }
 
 
-def measure_synthetic(size: Size) -> None:
+def measure_synthetic(size: Size, limit: int | None) -> None:
     run = run_measured(bench_cli("--synthetic-build", str(size.corpus), str(size.index_dir)))
     size.build_s, size.build_mb = run.seconds, run.peak_mb
     size.notes = json.loads(run.output.strip().splitlines()[-1])
@@ -307,7 +307,7 @@ def measure_synthetic(size: Size) -> None:
         f"{size.label}: built in {size.build_s:.0f} s from reused vectors ({size.notes['embedded_texts']:,} texts "
         f"embedded for real); serving"
     )
-    measure_serving(size)
+    measure_serving(size, limit)
     progress(f"  {size.label}: {size.windows:,} passages, query p50 {size.serving.p50_ms:.1f} ms")  # type: ignore[union-attr]
 
 
@@ -374,7 +374,7 @@ def measure_size(size: Size, embedder: Embedder, questions: list[str], naive: bo
         progress("  naive build")
         size.naive_build_s = run_measured(bench_cli("--naive-build", str(size.corpus))).seconds
     progress("  serving process")
-    measure_serving(size)
+    measure_serving(size, len(questions))
     if naive:
         size.query["naive"] = latencies(Retriever(load_index(size.index_dir), embedder).answer, questions)
     size.query["peer"] = latencies(PeerRetriever(size.peer_dir, embedder).answer, questions)
@@ -580,6 +580,7 @@ class Results:
     discord: dict[str, dict[str, float]]
     total_s: float
     skipped: list[str]
+    questions: int  # evaluation questions timed
 
     @property
     def real(self) -> list[Size]:
@@ -730,6 +731,8 @@ def report(results: Results) -> list[str]:
         f"there, and the Discord bot there (it is run at the interview and at {largest.label})."
     )
     out += [f"- {part}: skipped with --skip." for part in results.skipped]
+    if results.questions < len(eval_questions()):
+        out.append(f"- Latency was timed on the first {results.questions} evaluation questions only (--questions).")
     return out
 
 
@@ -987,7 +990,7 @@ def quality_section(results: Results, before: dict[str, Any]) -> list[str]:
     cells = [
         f"{was[key]['hit1']:.2f} / {was[key]['hit3']:.2f}" if key else "—"
         for key in (
-            "+ 8 guides" if label == "+ 8 guides" else "largest" if label == results.largest.label else None
+            "+ 8 guides" if label == "+ 8 guides" else "largest" if label == before["largest"] else None
             for label in hits
         )
     ]
@@ -1017,11 +1020,14 @@ def main(argv: list[str] | None = None) -> int:
         default=COPIES,
         help="the synthetic size: the largest archive share this many times (0: none)",
     )
-    parser.add_argument("--skip", nargs="+", default=[], choices=["discord", "incremental"], help="parts to leave out")
+    parser.add_argument(
+        "--skip", nargs="+", default=[], choices=["naive", "discord", "incremental"], help="parts to leave out"
+    )
+    parser.add_argument("--questions", type=int, help="time only the first N evaluation questions (default all)")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="check the whole run on small corpora: --fractions 0.01, report in a temp dir",
+        help="check the whole run on small corpora: --fractions 0.01 --questions 12, the report in a temporary folder",
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -1038,14 +1044,14 @@ def main(argv: list[str] | None = None) -> int:
         peer_ask(args.peer_ask)
         return 0
     if args.serve:
-        print(json.dumps(serve(args.serve)))
+        print(json.dumps(serve(args.serve, args.questions)))
         return 0
     if args.synthetic_build:
         print(json.dumps(synthetic_build(*args.synthetic_build)))
         return 0
 
     if args.quick:
-        args.fractions = [0.01]
+        args.fractions, args.questions = [0.01], args.questions or 12
     out: Path = args.out or (
         Path(tempfile.gettempdir()) / "bench-quick" / "BENCHMARKS.md" if args.quick else PROJECT_ROOT / "BENCHMARKS.md"
     )
@@ -1063,19 +1069,20 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"note: {archive} not found; the large-corpus sizes are left out")
         archive = None
     evalq = eval_questions()
-    questions = [q.question for q in evalq]
+    questions = [q.question for q in evalq][: args.questions]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         sizes = make_corpora(work, archive, tuple(args.fractions))
         naive_all = bool(os.environ.get("BENCH_NAIVE_ALL"))
         for size in sizes:
-            measure_size(size, embedder, questions, naive=naive_all or size.megabytes < 3)
+            naive = "naive" not in args.skip and (naive_all or size.megabytes < 3)
+            measure_size(size, embedder, questions, naive)
         first, largest = sizes[0], sizes[-1]
         if archive is not None and args.copies > 1:
             synthetic = make_synthetic(largest, work, args.copies)
             progress(f"{synthetic.label}: {synthetic.files} files, {synthetic.megabytes:.1f} MB; building")
-            measure_synthetic(synthetic)
+            measure_synthetic(synthetic, len(questions))
             sizes.append(synthetic)
 
         progress("served against exact pipeline: recall and hit rates")
@@ -1085,7 +1092,7 @@ def main(argv: list[str] | None = None) -> int:
             index = load_index(s.index_dir)
             hits[s.label] = hit_rates(index, encoder, evalq)
             if s is largest:
-                exactness = recall_of_exact(index, encoder, questions)
+                exactness = recall_of_exact(index, encoder, [q.question for q in evalq])
             del index
         progress("cold starts")
         cold = {s.label: cold_starts(s) for s in (first, largest)}
@@ -1101,7 +1108,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress(f"Discord bot, {s.label}")
                 discord[s.label] = discord_figures(s.corpus, s.index_dir, questions)
 
-    results = Results(sizes, hits, exactness, cold, inc, discord, time.perf_counter() - started, args.skip)
+    total = time.perf_counter() - started
+    results = Results(sizes, hits, exactness, cold, inc, discord, total, args.skip, len(questions))
     lines = report(results)
     print("\n".join(lines))
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
