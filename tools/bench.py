@@ -86,8 +86,8 @@ _STARTED = time.perf_counter()
 
 
 def progress(message: str) -> None:
-    elapsed = time.perf_counter() - _STARTED
-    print(f"[{elapsed // 60:02.0f}:{elapsed % 60:02.0f}] {message}", file=sys.stderr, flush=True)
+    minutes, seconds = divmod(int(time.perf_counter() - _STARTED), 60)
+    print(f"[{minutes:02d}:{seconds:02d}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -1088,7 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
         progress("served against exact pipeline: recall and hit rates")
         hits: dict[str, dict[str, tuple[float, float]]] = {}
         exactness = None
-        for s in dict.fromkeys((sizes[1], largest)):
+        for s in sizes[1:2] + ([largest] if largest is not sizes[1] else []):
             index = load_index(s.index_dir)
             hits[s.label] = hit_rates(index, encoder, evalq)
             if s is largest:
