@@ -654,6 +654,10 @@ def plot(results: Results, path: Path) -> None:
     build.plot([s.windows for s in naive_built], [s.naive_build_s for s in naive_built], "s--", label="naive")
     build.plot([s.windows for s in real], [s.peer_build_s for s in real], "^:", label="peer (paragraphs only)")
     build.set(xlabel="passages", ylabel="index build (s)", title="Index build time (real sizes)", xscale="log")
+    synthetic = results.synthetic
+    if synthetic is not None and synthetic.serving is not None:
+        for axes, y in ((latency, synthetic.serving.p50_ms), (memory, synthetic.serving.rss_mb)):
+            axes.annotate("synthetic", (synthetic.windows, y), textcoords="offset points", xytext=(-20, 8), fontsize=8)
     for axes in (latency, memory, build):
         axes.legend(fontsize=8)
     fig.tight_layout()
