@@ -383,6 +383,12 @@ class Retriever:
             code=code,
         )
 
+    def result_for_window(self, w: int, score: float = 0.0) -> Result:
+        """The result quoting window `w` as answers show it (with what a lead-in introduces): for passages chosen
+        outside scoring, such as a moderator's lesson (bot/lessons.py)."""
+        quote, code = quote_with_follow(self.index, w)
+        return self._result(w, quote, score, None, code)
+
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """The positions of the k highest scores, in no particular order (linear time, unlike a full sort)."""
