@@ -11,16 +11,19 @@ questions that close to the voted one: `VOTE_STEP` per net vote, at most `VOTE_C
 person's vote counts once per passage.
 
 How LESSON_SIMILARITY was chosen (`python -m tools.evaluation --lessons` prints the figures): cosine similarities of
-question pairs under the served all-MiniLM-L6-v2 export, over the "+ 8 guides" corpus's rewrite of each question.
-  - different questions: every pair of tests/eval/dev.jsonl questions that do not share a gold passage (7,873
-    pairs, off-topic ones included): 99th percentile 0.59, 99.9th 0.72, maximum 0.91 ("when am I supposed to squash
-    my commits" / "how do i squash my commits");
-  - same question, other words: tests/eval/paraphrases.jsonl, 12 questions written three ways each (36 pairs):
+question pairs as the bot embeds questions (the served all-MiniLM-L6-v2 export, after retrieval's rewrite).
+  - different questions: every pair of tests/eval/dev.jsonl questions that share no gold passage (7,873 pairs,
+    off-topic ones included): 99th percentile 0.59, 99.9th 0.72, maximum 0.91 ("when am I supposed to squash my
+    commits" / "how do i squash my commits");
+  - the same question in other words: tests/eval/paraphrases.jsonl, 12 questions written three ways each (36 pairs):
     median 0.60, a quarter below 0.45.
-The two overlap widely, so no line separates them. The line is put where about one pair of different questions in a
-thousand crosses it (0.72: on the dev set 9 pairs of 7,873): a lesson then rarely takes over a question it was not
-taught for, at the cost of missing wordings that share few words with the taught one (about two in three of the
-calibration paraphrases). The measured effect is in README "Moderators teach the bot".
+The two overlap widely: this model puts "what did jaice do at deis" nearer "when did jaice start at deis?" than many
+true rewordings are to each other. A lesson shown first is marked as the moderators' choice, so taking over a
+question it was not taught for is the worse mistake: the line is where different questions stop crossing it (0.80:
+2 dev pairs of 7,873; 0.75 lets 4 through, 0.72 lets 9). Lines from 0.72 to 0.75 were tried on the measure and
+changed 6-7 first quotes of unrelated holdout questions (hit@1 -0.04); 0.80 changes one, and finds about one
+rewording in four (README "Moderators teach the bot"). Another signal (the new question's closeness to the taught
+passage, or the passage's rank in retrieval's own results) did not separate the two kinds of pair better.
 
 Everything here is pure (no `discord`): the Discord commands and `python -m bot teach` both call LessonBook.
 """
@@ -45,7 +48,7 @@ from bot.text import normalize_for_match as comparable_text
 
 log = logging.getLogger(__name__)
 
-LESSON_SIMILARITY = 0.72  # see the module docstring
+LESSON_SIMILARITY = 0.80  # see the module docstring
 VOTE_STEP = 0.01  # score moved per net vote (results' scores are ~0.3-0.9; near ties are a few hundredths apart)
 VOTE_CAP = 3  # at most this many net votes count, either way: a few votes cannot bury a good passage
 VOTE_POOL = 2  # results fetched beyond k when votes may reorder them
@@ -379,11 +382,11 @@ class LessonBook:
 
     def match(self, query: np.ndarray, retriever: Retriever) -> tuple[Lesson | None, float]:
         """The lesson whose question is closest to `query`, when it is close enough and can be applied."""
+        index = retriever.index
         usable = [
             lesson
             for lesson in self._lessons
-            if lesson.no_answer
-            or self._locate(retriever.index, lesson.document or "", lesson.passage or "") is not None
+            if lesson.no_answer or self._locate(index, lesson.document or "", lesson.passage or "") is not None
         ]
         if not usable:
             return None, 0.0
