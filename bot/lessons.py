@@ -482,3 +482,22 @@ def _checked(question: str) -> str:
         return check_question(question)
     except QuestionError as exc:
         raise LessonError(str(exc)) from exc
+
+
+def candidates(retriever: Retriever, question: str, k: int = 10) -> list[Result]:
+    """Passages a moderator can choose from for `question`: the bot's own results, best first (what More pages
+    through), or for a question it declines, the passages closest to it."""
+    text = check_question(question)
+    answer = retriever.answer(text, k)
+    if answer.results:
+        return answer.results
+    query = retriever.embedder.encode_query(retriever.rewrite(text)[0])
+    similarity = retriever.dense(query[None, :])[0].windows
+    picked: list[Result] = []
+    for w in np.argsort(-similarity)[: k * 5]:
+        result = retriever.result_for_window(int(w), float(similarity[w]))
+        if all(r.paragraph != result.paragraph for r in picked):
+            picked.append(result)
+        if len(picked) == k:
+            break
+    return picked
