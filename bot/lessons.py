@@ -212,6 +212,7 @@ class LessonBook:
             database.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(database, timeout=10, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # as bot.store: a vote needs no full sync
             with self._db:
                 self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
