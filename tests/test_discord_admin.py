@@ -275,7 +275,7 @@ def test_run_with_a_token_serves_discord_until_sigterm(corpus_index_dir: Path, t
             log = stderr.decode()
             assert process.returncode == 0, log
             assert "Traceback" not in log
-            assert "synced 6 slash commands" in log
+            assert "synced 8 slash commands" in log
             assert_clean(emulator)
 
     run(scenario)
@@ -295,12 +295,14 @@ def test_sync_command_registers_the_commands(tmp_path: Path):
             _, stderr = await asyncio.wait_for(process.communicate(), 60)
             assert process.returncode == 0, stderr.decode()
             assert sorted(c["name"] for c in emulator.commands["global"]) == [
+                "Fix this answer",
                 "ask",
                 "corpus",
                 "quote",
                 "reindex",
                 "sources",
                 "stats",
+                "teach",
             ]
             assert emulator.identifies == 0, "sync does not connect to the gateway"
 
