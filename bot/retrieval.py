@@ -438,3 +438,9 @@ class Retriever:
             key_sentence=key,
             code=code,
         )
+
+    def result_for_window(self, w: int, score: float = 0.0) -> Result:
+        """The result quoting window `w` as answers show it (with what a lead-in introduces): for passages chosen
+        outside scoring, such as a moderator's lesson (bot/lessons.py)."""
+        quote, code = quote_with_follow(self.index, w)
+        return self._result(w, quote, score, None, code)

@@ -33,6 +33,7 @@ from bot.index import (
     load_index,
 )
 from bot.lease import BuildLease
+from bot.lessons import LessonBook
 from bot.quotes import Quote, QuoteDrawer
 from bot.retrieval import Answer, Dense, Retriever, check_question
 
@@ -263,12 +264,15 @@ class AnswerService:
 
     # --- serving --------------------------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int = 3) -> Answer:
-        """Raises QuestionError for a question that cannot be used. Safe to call from many threads at once."""
+    def ask(self, question: str, k: int = 3, lessons: LessonBook | None = None) -> Answer:
+        """Raises QuestionError for a question that cannot be used. Safe to call from many threads at once. With
+        `lessons`, moderators' lessons and readers' votes are applied to retrieval's answer (bot/lessons.py)."""
         retriever = self.snapshot.retriever
         text = check_question(question)
         vector, dense = self._queries.score(retriever.rewrite(text)[0], retriever)
-        return retriever.answer_vector(text, vector, k, dense)
+        if lessons is None:
+            return retriever.answer_vector(text, vector, k, dense)
+        return lessons.apply(retriever.answer_vector(text, vector, lessons.fetch(k), dense), vector, retriever, k)
 
     def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
         """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""

@@ -201,7 +201,7 @@ def test_commands_sync_only_when_their_definitions_change(service: AnswerService
             async with session(service, database, emulator=emulator) as (_, client):
                 assert emulator.command_puts == 1
                 names = sorted(c["name"] for c in emulator.commands[emulator.guild_id])
-                assert names == ["ask", "corpus", "quote", "reindex", "sources", "stats"]
+                assert names == ["Fix this answer", "ask", "corpus", "quote", "reindex", "sources", "stats", "teach"]
                 assert await client.sync_commands(force=True) is True
                 assert emulator.command_puts == 2
             async with session(service, database, emulator=emulator):  # restart, same definitions
@@ -222,13 +222,13 @@ def test_moving_from_one_server_to_global_commands_removes_the_server_copies(ser
     async def scenario() -> None:
         async with DiscordEmulator() as emulator:
             async with session(service, database, emulator=emulator):
-                assert len(emulator.commands[emulator.guild_id]) == 6
+                assert len(emulator.commands[emulator.guild_id]) == 8
             async with session(service, database, emulator=emulator, guild_id=None):
                 assert emulator.commands[emulator.guild_id] == []
-                assert len(emulator.commands["global"]) == 6
+                assert len(emulator.commands["global"]) == 8
             async with session(service, database, emulator=emulator):
                 assert emulator.commands["global"] == []
-                assert len(emulator.commands[emulator.guild_id]) == 6
+                assert len(emulator.commands[emulator.guild_id]) == 8
             assert emulator.rejected == []
 
     run(scenario)
@@ -275,7 +275,7 @@ def test_run_with_a_token_serves_discord_until_sigterm(corpus_index_dir: Path, t
             log = stderr.decode()
             assert process.returncode == 0, log
             assert "Traceback" not in log
-            assert "synced 6 slash commands" in log
+            assert "synced 8 slash commands" in log
             assert_clean(emulator)
 
     run(scenario)
@@ -295,12 +295,14 @@ def test_sync_command_registers_the_commands(tmp_path: Path):
             _, stderr = await asyncio.wait_for(process.communicate(), 60)
             assert process.returncode == 0, stderr.decode()
             assert sorted(c["name"] for c in emulator.commands["global"]) == [
+                "Fix this answer",
                 "ask",
                 "corpus",
                 "quote",
                 "reindex",
                 "sources",
                 "stats",
+                "teach",
             ]
             assert emulator.identifies == 0, "sync does not connect to the gateway"
 

@@ -276,6 +276,138 @@ def make_sizes(corpus_dir: Path, workdir: Path, archive: Path | None) -> list[Si
     return sizes
 
 
+# --- lessons: moderators teach the bot (bot/lessons.py) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LessonFigures:
+    lessons: int  # questions taught (each one the bot got wrong before)
+    wrong_before: int  # of them, how many the bot indeed did not answer with the taught passage first
+    asked: int  # other wordings asked
+    taught_first: int  # of them, answered with the taught passage first
+    holdout: int  # holdout questions with an answer in the corpus, other than the taught ones in other words
+    hit1_before: float
+    hit1_after: float
+    changed: int  # holdout questions whose first quote changed once the lessons were taught
+    off_topic: int
+    off_topic_by_lesson: int  # off-topic questions a lesson answered or declined
+    holdout_taught: int = 0  # holdout questions whose answer is a taught passage (other wordings of taught ones)
+    holdout_taught_first: int = 0  # of them, answered with it first once taught
+    misses: tuple[str, ...] = ()  # wordings that did not get the taught passage first
+
+    def lines(self) -> list[str]:
+        return [
+            f"taught {self.lessons} questions the bot got wrong ({self.wrong_before} wrong before teaching)",
+            f"other wordings with the taught passage first: {self.taught_first}/{self.asked}"
+            f" = {self.taught_first / max(self.asked, 1):.0%} (target ≥ 90%)",
+            f"holdout hit@1 without / with the lessons: {self.hit1_before:.3f} / {self.hit1_after:.3f}"
+            f" ({self.holdout} questions not about a taught passage; {self.changed} first quotes changed;"
+            " target: within 0.01)",
+            f"holdout questions about a taught passage, answered with it first: {self.holdout_taught_first}"
+            f"/{self.holdout_taught}",
+            f"off-topic questions answered or declined by a lesson: {self.off_topic_by_lesson}/{self.off_topic}"
+            " (target 0)",
+        ]
+
+
+def measure_lessons(retriever: Retriever, database: Path) -> LessonFigures:
+    """The paraphrase measure: teach each question of tests/eval/lessons.jsonl (one wording, the passage given by a
+    phrase, as `python -m bot teach --quote` does), then ask its two other wordings; score the holdout and the
+    off-topic questions with and without the lessons. `database` must be a fresh SQLite file."""
+    from bot.lessons import LessonBook, TaughtDecline, TaughtResult
+
+    items = [json.loads(line) for line in (EVAL_DIR / "lessons.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    groups = {"interview", "guides"}
+    phrases = [item["phrase"] for item in items]
+    every = [q for q in load_questions(EVAL_DIR / "holdout.jsonl") if q.group in groups]
+    # the holdout asks some taught questions in its own words: those are counted apart from the rest
+    about_taught = [q for q in every if any(is_hit(g, phrases) or is_hit(p, q.gold) for g in q.gold for p in phrases)]
+    holdout = [q for q in every if q not in about_taught]
+    off_topic = [q for name in ("dev", "holdout") for q in load_questions(EVAL_DIR / f"{name}.jsonl") if q.off_topic]
+
+    def first(answer_: object) -> str:
+        results = getattr(answer_, "results", [])
+        return results[0].quote if getattr(answer_, "answered", False) and results else ""
+
+    before = {q.id: first(retriever.answer(q.question)) for q in holdout}
+    wrong = sum(not is_hit(first(retriever.answer(item["taught"])), [item["phrase"]]) for item in items)
+    book = LessonBook(database)
+    try:
+        for item in items:
+            book.teach(item["taught"], "eval", retriever.index, item["phrase"])
+        taught_first, misses = 0, []
+        for item in items:
+            for wording in item["asked"]:
+                if is_hit(first(book.answer(retriever, wording)), [item["phrase"]]):
+                    taught_first += 1
+                else:
+                    misses.append(f"{item['id']}: {wording}")
+        after = {q.id: first(book.answer(retriever, q.question)) for q in holdout}
+        taught_hits = sum(is_hit(first(book.answer(retriever, q.question)), q.gold) for q in about_taught)
+        by_lesson = 0
+        for q in off_topic:
+            answer = book.answer(retriever, q.question)
+            by_lesson += isinstance(answer, TaughtDecline) or any(isinstance(r, TaughtResult) for r in answer.results)
+    finally:
+        book.close()
+    n = max(len(holdout), 1)
+    return LessonFigures(
+        lessons=len(items),
+        wrong_before=wrong,
+        asked=sum(len(item["asked"]) for item in items),
+        taught_first=taught_first,
+        holdout=len(holdout),
+        hit1_before=sum(is_hit(before[q.id], q.gold) for q in holdout) / n,
+        hit1_after=sum(is_hit(after[q.id], q.gold) for q in holdout) / n,
+        changed=sum(before[q.id] != after[q.id] for q in holdout),
+        off_topic=len(off_topic),
+        off_topic_by_lesson=by_lesson,
+        holdout_taught=len(about_taught),
+        holdout_taught_first=taught_hits,
+        misses=tuple(misses),
+    )
+
+
+def lesson_calibration(retriever: Retriever) -> list[str]:
+    """How LESSON_SIMILARITY was chosen: the similarity of two wordings of one question (tests/eval/paraphrases.jsonl)
+    against that of different questions (pairs of dev questions that share no gold passage, off-topic ones included),
+    both as the bot embeds questions."""
+    from itertools import combinations
+
+    from bot.lessons import LESSON_SIMILARITY
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return retriever.embedder.encode([retriever.rewrite(t)[0] for t in texts])
+
+    same: list[float] = []
+    for line in (EVAL_DIR / "paraphrases.jsonl").read_text(encoding="utf-8").splitlines():
+        if line:
+            vectors = embed(json.loads(line)["wordings"])
+            same += [float(vectors[i] @ vectors[j]) for i, j in combinations(range(len(vectors)), 2)]
+    dev = load_questions(EVAL_DIR / "dev.jsonl")
+    vectors = embed([q.question for q in dev])
+
+    def shared(a: EvalQuestion, b: EvalQuestion) -> bool:
+        return any(is_hit(x, [y]) or is_hit(y, [x]) for x in a.gold for y in b.gold)
+
+    other = [float(vectors[i] @ vectors[j]) for i, j in combinations(range(len(dev)), 2) if not shared(dev[i], dev[j])]
+    same_a, other_a = np.array(same), np.array(other)
+    lines = [
+        f"same question, other words: {len(same)} pairs, median similarity {np.median(same_a):.2f}",
+        f"different questions (dev): {len(other)} pairs, 99th / 99.9th percentile "
+        f"{np.percentile(other_a, 99):.2f} / {np.percentile(other_a, 99.9):.2f}, max {other_a.max():.2f}",
+        "| line | same question found | different questions over it |",
+        "|---|---|---|",
+    ]
+    for line in sorted({0.6, 0.65, 0.7, 0.75, 0.8, 0.85, LESSON_SIMILARITY}):
+        mark = " (LESSON_SIMILARITY)" if line == LESSON_SIMILARITY else ""
+        lines.append(
+            f"| {line:.2f}{mark} | {np.mean(same_a >= line):.0%} | {int(np.sum(other_a >= line))}"
+            f" ({np.mean(other_a >= line):.2%}) |"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["dev", "holdout"], help="question sets in tests/eval/")
@@ -288,6 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--exact", action="store_true", help="score every passage, not only FAISS's and bm25s's candidates"
+    )
+    parser.add_argument(
+        "--lessons", action="store_true", help="only the lessons section (the paraphrase measure and calibration)"
     )
     args = parser.parse_args(argv)
 
@@ -302,6 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def note(msg: str) -> None:
         print(msg, file=sys.stderr)
 
+    if args.lessons:
+        print_lessons(settings, served, args.cache)
+        return 0
     sets = {name: load_questions(EVAL_DIR / f"{name}.jsonl") for name in args.sets}
     rows = []
     missed = []
@@ -342,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n| corpus | passages | warm answer p50 | p95 |\n|---|---|---|---|")
     for label, passages, (p50, p95) in timings:
         print(f"| {label} | {passages:,} | {p50:.1f} ms | {p95:.1f} ms |")
+    if not args.adapted and 2 in args.sizes:
+        print_lessons(settings, served, args.cache)
     if args.misses:
         for label, set_name, q, answered, quotes in missed:
             print(f"\n[{label} / {set_name}] {q.id} ({q.doc}) {q.question!r}")
@@ -351,6 +491,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r, quote in enumerate(quotes, 1):
                 print(f"   {r}. {quote[:220]!r}")
     return 0
+
+
+def print_lessons(settings: Settings, served: TextEncoder, cache: Path) -> None:
+    """The lessons section of `make eval`, on the "+ 8 guides" corpus (interview and guide questions)."""
+    import tempfile
+
+    size = make_sizes(settings.corpus_dir, cache, None)[1]
+    embedder = CachedEncoder(served, cache)
+    index = ensure_index(size.corpus, cache / f"index-{size.corpus.name}", embedder, notify=lambda m: None)
+    embedder.save()
+    retriever = Retriever(index, served)
+    print("\nLessons (moderators teach the bot; corpus + 8 guides; tests/eval/lessons.jsonl):")
+    with tempfile.TemporaryDirectory() as folder:
+        figures = measure_lessons(retriever, Path(folder) / "lessons.sqlite3")
+    print("\n".join(f"- {line}" for line in figures.lines()))
+    print("\nLESSON_SIMILARITY calibration (tests/eval/paraphrases.jsonl against dev pairs):")
+    print("\n".join(lesson_calibration(retriever)))
 
 
 if __name__ == "__main__":

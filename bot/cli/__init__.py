@@ -1,4 +1,4 @@
-"""Command line: `python -m bot index | ask | quote | chat | run | corpus ...`."""
+"""Command line: `python -m bot index | ask | quote | chat | run | corpus ... | teach ...`."""
 
 # This file holds `main` and the parser (whose description is the docstring above); `common.py` what every command
 # shares, `commands.py` the commands that index, answer and run the bot, and `corpus.py` the `corpus` subcommands.
@@ -42,11 +42,13 @@ from bot.cli.corpus import (
     describe_preview,
     recover_corpus,
 )
+from bot.cli.teach import _teach_parser, cmd_teach
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.corpus import CorpusChangeError
 from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import IndexError_
+from bot.lessons import LessonError
 
 __all__ = [
     "HELP",
@@ -69,6 +71,7 @@ __all__ = [
     "cmd_quote",
     "cmd_run",
     "cmd_sync",
+    "cmd_teach",
     "describe_build",
     "describe_preview",
     "format_answer",
@@ -92,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level or "WARNING", format="%(asctime)s %(levelname)-8s %(name)s: %(message)s"
         )
         return args.func(args, settings)
-    except (UsageError, ConfigError, CorpusError, IndexError_, ModelError, CorpusChangeError) as exc:
+    except (UsageError, ConfigError, CorpusError, IndexError_, ModelError, CorpusChangeError, LessonError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -134,4 +137,5 @@ def _parser() -> argparse.ArgumentParser:
         func=cmd_sync
     )
     _corpus_parser(commands)
+    _teach_parser(commands)
     return parser

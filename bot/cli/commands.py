@@ -18,6 +18,7 @@ from bot.documents import IGNORE_FILE, authority_label
 from bot.embedding import Embedder, TextEncoder
 from bot.encoder import query_embedder
 from bot.index import BuildReport, PassageIndex, build_index, ensure_index
+from bot.lessons import LessonBook
 from bot.quotes import NoQuoteError, Quote, QuoteDrawer
 from bot.retrieval import Answer, QuestionError, Retriever, check_question
 from bot.text import code_markup, in_quotation_marks
@@ -112,9 +113,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
     index, embedder = _load(args, settings)
     retriever = Retriever(index, embedder)
+    # moderators' lessons apply here too (no database yet: nothing taught, and none is created)
+    book = LessonBook(settings.database) if settings.database.exists() else None
     for question in questions:
         try:
-            answer = retriever.answer(question, k=args.k)
+            answer = book.answer(retriever, question, args.k) if book else retriever.answer(question, k=args.k)
         except QuestionError as exc:
             print(f"skipped question: {exc}", file=sys.stderr)
             answer = Answer(question.strip(), False)

@@ -26,6 +26,7 @@ from bot.discord_app import render
 from bot.discord_app.commands import add_commands
 from bot.discord_app.common import Asked, Cooldowns
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
+from bot.lessons import LessonBook, LessonError, TaughtDecline
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
 from bot.store import Store, StoreError
@@ -82,6 +83,8 @@ class OnboardingBot(discord.Client):
             settings, self._reindex_after_change, corpus_dir=service.corpus_dir, index_dir=service.index_dir
         )
         self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
+        # moderators' lessons and readers' votes, in the same database; /teach and `python -m bot teach` share them
+        self.lessons = LessonBook(settings.database)
         self.tree = app_commands.CommandTree(self)
         add_commands(self.tree)
         self._index_follower: asyncio.Task[None] | None = None
@@ -205,7 +208,7 @@ class OnboardingBot(discord.Client):
         QuestionError for unusable input."""
 
         def work() -> Asked:
-            answer = self.service.ask(question, 3)
+            answer = self.service.ask(question, 3, self.lessons)
             question_id = 0
             if record(answer):
                 question_id = self._record(
@@ -215,10 +218,15 @@ class OnboardingBot(discord.Client):
                     channel_id=channel_id,
                     user_id=user.id,
                 )
+                try:  # the passage a reader's vote on this answer will count for
+                    self.lessons.record_shown(question_id, answer)
+                except LessonError as exc:
+                    log.error("could not remember the passage shown: %s", exc)
             if answer.answered:
                 return Asked(answer, question_id, render.answer_embed(answer), question_id or None)
             suggestions = answer.suggestions or self.service.topics()
-            embed = render.decline_embed(answer.question, suggestions, self.service.sources())
+            taught = isinstance(answer, TaughtDecline)
+            embed = render.decline_embed(answer.question, suggestions, self.service.sources(), taught)
             return Asked(answer, question_id, embed, None)
 
         return await asyncio.to_thread(work)

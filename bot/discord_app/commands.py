@@ -1,9 +1,11 @@
-"""Slash commands: /ask, /quote, /sources for everyone; /reindex, /stats and /corpus for moderators."""
+"""Slash commands: /ask, /quote, /sources for everyone; /reindex, /stats, /corpus, /teach and the Fix this answer
+message command for moderators."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,10 +17,11 @@ from discord import app_commands
 from bot.corpus import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
 from bot.discord_app.common import Bot, is_moderator
-from bot.discord_app.views import ConfirmAdd
+from bot.discord_app.views import ConfirmAdd, StatsTeach, actor_of, open_teach_panel
 from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import BuildBusy, IndexError_
+from bot.lessons import LessonError
 from bot.quotes import NoQuoteError
 from bot.retrieval import MAX_QUESTION_CHARS, QuestionError, check_question
 
@@ -164,7 +167,13 @@ async def stats(interaction: discord.Interaction) -> None:
     # a bot serving one community counts its DMs too; in several servers each sees only its own questions
     scope = interaction.guild_id if len(bot.guilds) > 1 else None
     summary = await bot._db(bot.store.stats, 5, scope)
-    await interaction.followup.send(embed=render.stats_embed(summary), ephemeral=True)
+    # a moderator can pick any of the questions listed to teach its answer
+    questions = list(dict.fromkeys(g.question for g in (*summary.gaps, *summary.unhelpful)))
+    if questions:
+        view = StatsTeach(interaction.user.id, questions)
+        await interaction.followup.send(embed=render.stats_embed(summary), view=view, ephemeral=True)
+    else:
+        await interaction.followup.send(embed=render.stats_embed(summary), ephemeral=True)
 
 
 # --- /corpus: moderators manage the documents (one code path with `python -m bot corpus`: bot.corpus) -------
@@ -372,8 +381,137 @@ async def corpus_history(interaction: discord.Interaction, name: str | None = No
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
 
 
+# --- teaching: moderators choose the answer to a question (one code path with `python -m bot teach`: bot.lessons) ---
+
+teach = app_commands.Group(
+    name="teach",
+    description="Moderators: teach me the answer to a question, list and remove lessons",
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_guild=True),
+)
+TEACH = "teach me"
+
+
+async def _lesson_work(interaction: discord.Interaction, work: Callable[[], str]) -> None:
+    """A moderator's lesson change, run in a worker thread; its result or refusal is the private reply."""
+    if not await _moderator(interaction, TEACH):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        text = await asyncio.to_thread(work)
+    except LessonError as exc:
+        text = f"{exc} Nothing was changed."
+    await _private(interaction, text)
+
+
+@teach.command(name="add")
+@app_commands.describe(
+    question="The question, in one wording (close wordings get the same answer)",
+    phrase="A few words of the passage that answers it, copied from the document",
+)
+async def teach_add(
+    interaction: discord.Interaction,
+    question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+    phrase: app_commands.Range[str, 1, 1000],
+) -> None:
+    """Teach the passage that answers a question, found by a phrase of it."""
+    bot = _bot(interaction)
+
+    def work() -> str:
+        lesson = bot.lessons.teach(question, actor_of(interaction), bot.service.snapshot.index, phrase)
+        passage = render.clip(lesson.passage or "", 600)
+        return f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → {lesson.document}: “{passage}”"
+
+    await _lesson_work(interaction, work)
+
+
+@teach.command(name="none")
+@app_commands.describe(question="A question the documents do not answer; close wordings are declined too")
+async def teach_none(
+    interaction: discord.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
+) -> None:
+    """Teach that the documents do not answer a question."""
+    bot = _bot(interaction)
+
+    def work() -> str:
+        lesson = bot.lessons.teach_no_answer(question, actor_of(interaction))
+        return f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → no answer in the documents."
+
+    await _lesson_work(interaction, work)
+
+
+@teach.command(name="remove")
+@app_commands.describe(id="The lesson's number (see /teach list)")
+async def teach_remove(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+    """Remove a lesson; the audit log keeps it."""
+    bot = _bot(interaction)
+
+    def work() -> str:
+        lesson = bot.lessons.remove(id, actor_of(interaction))
+        return f"Removed lesson #{lesson.id}: “{render.clip(lesson.question, 200)}”."
+
+    await _lesson_work(interaction, work)
+
+
+@teach.command(name="list")
+async def teach_list(interaction: discord.Interaction) -> None:
+    """The lessons in force; flagged ones quote text their document no longer holds, and are not applied."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, "see the lessons"):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    index = bot.service.snapshot.index
+    lessons, flagged = await asyncio.to_thread(lambda: (bot.lessons.lessons(), bot.lessons.flagged(index)))
+    embed = render.lessons_embed(lessons, flagged)
+    await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
+@teach.command(name="history")
+async def teach_history(interaction: discord.Interaction) -> None:
+    """Who taught and removed which lesson, and when."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, "see the lessons"):
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    entries = await asyncio.to_thread(bot.lessons.history, 20)
+    embed = render.lesson_history_embed(entries)
+    await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
+
+
+_QUESTION_ID = re.compile(r"^(?:more|feedback):(\d+)")
+
+
+@app_commands.context_menu(name="Fix this answer")
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+async def fix_answer(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Moderators: choose the passage that should answer the question this answer is for."""
+    bot = _bot(interaction)
+    if not await _moderator(interaction, TEACH):
+        return
+    question = None
+    me = interaction.client.user
+    if me is not None and message.author.id == me.id:
+        ids = [
+            int(m[1])
+            for row in message.components
+            for item in getattr(row, "children", [])
+            if (m := _QUESTION_ID.match(getattr(item, "custom_id", None) or ""))
+        ]
+        if ids:
+            question = await bot._db(bot.store.question_text, ids[0])
+        title = message.embeds[0].title if message.embeds else None
+        if question is None and title and title.startswith("Q: ") and not title.endswith("…"):
+            question = title[3:]  # a declined answer has no buttons; its title holds the whole question
+    if question is None:
+        text = "That is not one of my answers (or I no longer have its question); use /teach add instead."
+        await interaction.response.send_message(text, ephemeral=True)
+        return
+    await open_teach_panel(interaction, question)
+
+
 def add_commands(tree: app_commands.CommandTree) -> None:
-    for command in (ask, quote, sources, reindex, stats, corpus):
+    for command in (ask, quote, sources, reindex, stats, corpus, teach, fix_answer):
         tree.add_command(command)
 
     @tree.error

@@ -14,6 +14,7 @@ import discord
 
 from bot.corpus import AuditEntry, DocumentInfo, Preview, Version
 from bot.documents import authority_label
+from bot.lessons import Lesson, LessonEntry, TaughtResult, passage_of
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result
 from bot.service import ReindexReport, Source
@@ -110,19 +111,26 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     for result in more:
         value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code)
         embed.add_field(name="Also relevant", value=value, inline=False)
-    embed.set_footer(text="Quoted word for word from the community's documents.")
+    footer = "Quoted word for word from the community's documents."
+    if isinstance(best, TaughtResult):
+        footer += " " + CHOSEN
+    embed.set_footer(text=footer)
     return fit(embed)
 
 
-def decline_embed(question: str, topics: Sequence[str], sources: Sequence[Source]) -> discord.Embed:
-    embed = discord.Embed(
-        colour=DECLINE_COLOUR,
-        title=clip(f"Q: {question}", TITLE_LIMIT),
-        description=(
-            "I couldn't find an answer to that in the documents I know, so I won't guess. "
-            "A moderator can see unanswered questions and add a document that covers them."
-        ),
+CHOSEN = "The first passage was chosen by the moderators for this question."
+
+
+def decline_embed(
+    question: str, topics: Sequence[str], sources: Sequence[Source], taught: bool = False
+) -> discord.Embed:
+    text = (
+        "I couldn't find an answer to that in the documents I know, so I won't guess. "
+        "A moderator can see unanswered questions and add a document that covers them."
     )
+    if taught:
+        text = "The moderators have noted that the documents I know don't answer this question, so I won't guess."
+    embed = discord.Embed(colour=DECLINE_COLOUR, title=clip(f"Q: {question}", TITLE_LIMIT), description=text)
     if topics:
         lines = "\n".join(f"• {clip(t, 200)}" for t in topics)
         embed.add_field(name="Things I can answer, for example", value=clip(lines, FIELD_VALUE_LIMIT), inline=False)
@@ -332,3 +340,56 @@ def corpus_progress_text(action: str, name: str, progress: tuple[int, int] | Non
     share = done / total if total else 1.0
     filled = round(share * 20)
     return f"{action} {_code(name)}… `{'█' * filled}{'░' * (20 - filled)}` {share:.0%} ({done}/{total})"
+
+
+# --- /teach ---------------------------------------------------------------------------------------------------------
+
+
+def option_label(text: str, number: int | None = None) -> str:
+    """A select option's label or description: one line, 1-100 characters."""
+    line = " ".join(text.split())
+    return clip(f"{number}. {line}" if number is not None else line, CHOICE_LIMIT) or "?"
+
+
+def teach_panel_embed(question: str, candidates: Sequence[Result]) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title=clip(f"Teach: {question}", TITLE_LIMIT))
+    lines = [
+        f"**{number}.** {_plain(passage_of(r), 200)}\n— {_plain(r.source, 80)}"
+        for number, r in enumerate(candidates, start=1)
+    ]
+    intro = "Pick the passage that answers this question, or say the documents don't answer it."
+    if not candidates:
+        intro = "I found no passages for this question."
+    search = "Not listed? Find it by a phrase: `/teach add question: … phrase: …`."
+    embed.description = clip("\n".join([intro, "", *lines, "", search]), DESCRIPTION_LIMIT)
+    embed.set_footer(text="The choice holds for this question and close wordings of it; /teach list shows lessons.")
+    return fit(embed)
+
+
+def lessons_embed(lessons: Sequence[Lesson], flagged: set[int]) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title="Lessons")
+    lines = []
+    for lesson in lessons:
+        if lesson.passage is None:
+            answer = "no answer in the documents"
+        else:
+            answer = f"{_code(lesson.document or '')} “{_plain(lesson.passage, 150)}”"
+        mark = "\n⚠️ **Flagged:** the document no longer holds this text; not applied." if lesson.id in flagged else ""
+        lines.append(
+            f"**#{lesson.id}** “{_plain(lesson.question, 150)}” → {answer}\n"
+            f"{_plain(lesson.actor, 80)} · {_timestamp(lesson.taught_at)}{mark}"
+        )
+    embed.description = clip("\n\n".join(lines) or "No lessons yet.", DESCRIPTION_LIMIT)
+    embed.set_footer(text=f"{len(lessons)} lessons, {len(flagged)} flagged. Remove one with /teach remove.")
+    return fit(embed)
+
+
+def lesson_history_embed(entries: Sequence[LessonEntry]) -> discord.Embed:
+    embed = discord.Embed(colour=COLOUR, title="Lessons taught and removed")
+    lines = [
+        f"{_timestamp(e.at)} · {_plain(e.actor, 80)} · **{e.action}** #{e.lesson} · {_plain(e.detail, 300)}"
+        for e in entries
+    ]
+    embed.description = clip("\n".join(lines) or "No lessons taught yet.", DESCRIPTION_LIMIT)
+    embed.set_footer(text="Newest first.")
+    return fit(embed)

@@ -22,6 +22,8 @@ import discord
 from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
 from bot.discord_app.common import Bot, is_moderator
+from bot.lessons import LessonError, candidates, passage_of
+from bot.retrieval import QuestionError, Result
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"more:(?P<
         if question is None:
             await interaction.followup.send("I no longer have that question on record.", ephemeral=True)
             return
-        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1)
+        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1, bot.lessons)
         if len(answer.results) <= self.first or self.first >= MAX_PASSAGES:
             await interaction.followup.send("That's everything I found for this question.", ephemeral=True)
             return
@@ -109,6 +111,11 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"feedb
             log.error("could not record feedback: %s", exc)
             await interaction.followup.send("Sorry, I couldn't record that just now.", ephemeral=True)
             return
+        if known:
+            try:  # the vote moves that passage a little for close questions (bot/lessons.py)
+                await bot._db(bot.lessons.vote, self.question_id, interaction.user.id, self.helpful)
+            except LessonError as exc:
+                log.error("could not record the vote on the passage: %s", exc)
         if not known:
             text = "I no longer have that question on record."
         elif self.helpful:
@@ -228,3 +235,132 @@ def _logged(what: str) -> Iterator[None]:
         yield
     except discord.HTTPException as exc:
         log.warning("%s: %s", what, exc)
+
+
+# --- teaching: a moderator picks the passage that answers a question ------------------------------------------------
+
+TEACH_TIMEOUT = 600.0  # seconds a teach panel or the /stats question list stays usable
+CANDIDATES = 10  # passages offered in a teach panel
+
+
+class _ModeratorView(discord.ui.View):
+    """A private view only the moderator who opened it may use (and only while they are a moderator)."""
+
+    def __init__(self, owner_id: int) -> None:
+        super().__init__(timeout=TEACH_TIMEOUT)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            text = "Only the moderator who opened this can use it."
+        elif not is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
+            text = "Only moderators can teach me (Manage Server permission or a moderator role)."
+        else:
+            return True
+        await interaction.response.send_message(text, ephemeral=True)
+        return False
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        log.error("a teaching control failed", exc_info=error)
+        text = "Something went wrong on my side; the moderators can find the details in the bot's log."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+
+def actor_of(interaction: discord.Interaction) -> str:
+    return f"{interaction.user.name} ({interaction.user.id})"
+
+
+class TeachPanel(_ModeratorView):
+    """Under a private teach message: a select of the passages the bot found for the question, and No answer."""
+
+    def __init__(self, owner_id: int, question: str, found: list[Result]) -> None:
+        super().__init__(owner_id)
+        self.question = question
+        self.found = found
+        self.decided = False
+        if found:
+            select: discord.ui.Select = discord.ui.Select(
+                placeholder="The passage that answers it",
+                options=[
+                    discord.SelectOption(
+                        label=render.option_label(passage_of(r), number),
+                        value=str(number - 1),
+                        description=render.option_label(r.source),
+                    )
+                    for number, r in enumerate(found, start=1)
+                ],
+            )
+            select.callback = self._picked  # type: ignore[method-assign]
+            self.pick = select
+            self.add_item(select)
+
+    async def _picked(self, interaction: discord.Interaction) -> None:
+        chosen = self.found[int(self.pick.values[0])]
+        bot = _bot(interaction)
+        index = bot.service.snapshot.index
+        await self._teach(
+            interaction,
+            lambda: bot.lessons.teach_passage(
+                self.question, actor_of(interaction), index, chosen.document, passage_of(chosen)
+            ),
+        )
+
+    @discord.ui.button(label="No answer in the documents", style=discord.ButtonStyle.secondary)
+    async def no_answer(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        bot = _bot(interaction)
+        await self._teach(interaction, lambda: bot.lessons.teach_no_answer(self.question, actor_of(interaction)))
+
+    async def _teach(self, interaction: discord.Interaction, work: Any) -> None:
+        if self.decided:
+            await interaction.response.send_message("This question was already taught.", ephemeral=True)
+            return
+        self.decided = True
+        try:
+            lesson = await asyncio.to_thread(work)
+        except LessonError as exc:
+            self.decided = False
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        self.stop()
+        answer = f"“{render.clip(lesson.passage, 300)}” ({lesson.document})" if lesson.passage else "no answer"
+        text = f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → {answer}."
+        await interaction.response.edit_message(content=render.clip(text, render.CONTENT_LIMIT), embed=None, view=None)
+
+
+async def open_teach_panel(interaction: discord.Interaction, question: str) -> None:
+    """Show the moderator, privately, the passages to choose from for `question` (the interaction is not yet
+    answered)."""
+    bot = _bot(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        found = await asyncio.to_thread(candidates, bot.service.snapshot.retriever, question, CANDIDATES)
+    except QuestionError as exc:
+        await interaction.followup.send(str(exc), ephemeral=True)
+        return
+    view = TeachPanel(interaction.user.id, question, found)
+    await interaction.followup.send(
+        embed=render.teach_panel_embed(question, found), view=view, ephemeral=True, allowed_mentions=render.NO_PINGS
+    )
+
+
+class StatsTeach(_ModeratorView):
+    """Under /stats: pick a question it could not answer (or answered unhelpfully) to teach its answer."""
+
+    def __init__(self, owner_id: int, questions: list[str]) -> None:
+        super().__init__(owner_id)
+        self.questions = questions
+        select: discord.ui.Select = discord.ui.Select(
+            placeholder="Teach the answer to…",
+            options=[
+                discord.SelectOption(label=render.option_label(q), value=str(i)) for i, q in enumerate(questions[:25])
+            ],
+        )
+        select.callback = self._picked  # type: ignore[method-assign]
+        self.pick = select
+        self.add_item(select)
+
+    async def _picked(self, interaction: discord.Interaction) -> None:
+        await open_teach_panel(interaction, self.questions[int(self.pick.values[0])])
