@@ -17,7 +17,17 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.embedding import Embedder, TextEncoder
 from bot.index import build_index, load_index
-from bot.lessons import VOTE_CAP, VOTE_STEP, LessonBook, LessonError, TaughtDecline, TaughtResult, passage_of
+from bot.lessons import (
+    EVIDENCE_RANK,
+    LESSON_SIMILARITY,
+    VOTE_CAP,
+    VOTE_STEP,
+    LessonBook,
+    LessonError,
+    TaughtDecline,
+    TaughtResult,
+    passage_of,
+)
 from bot.retrieval import Answer, Retriever
 from bot.service import AnswerService
 from tests.conftest import CORPUS, GUIDES
@@ -170,18 +180,59 @@ def test_helpful_votes_raise_a_passage_for_close_questions_only(retriever: Retri
     ]
 
 
-# --- the measure (make eval) ----------------------------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
-def figures(tmp_path_factory: pytest.TempPathFactory, fast_encoder: TextEncoder) -> LessonFigures:
-    """tools.evaluation's lessons measure on the corpus + 8 guides, with a fresh SQLite file."""
-    folder = tmp_path_factory.mktemp("lessons")
+def guides_retriever(tmp_path_factory: pytest.TempPathFactory, fast_encoder: TextEncoder) -> Retriever:
+    """Retrieval over the corpus + 8 guides, as the bot builds and serves it."""
+    folder = tmp_path_factory.mktemp("guides")
     corpus = folder / "corpus"
     shutil.copytree(CORPUS, corpus)
     shutil.copytree(GUIDES, corpus / "k8s-contributor-guide")
     build_index(corpus, folder / "index", fast_encoder)
-    return measure_lessons(Retriever(load_index(folder / "index"), fast_encoder), folder / "bot.sqlite3")
+    return Retriever(load_index(folder / "index"), fast_encoder)
+
+
+FORK = "periodically fetch changes from the upstream repository"
+
+
+def test_a_less_close_wording_takes_the_lesson_only_on_evidence(guides_retriever: Retriever, tmp_path: Path):
+    retriever = guides_retriever
+    book = LessonBook(tmp_path / "bot.sqlite3")
+    book.teach("how do i keep my fork up to date", "mod", retriever.index, FORK)
+
+    def ranks(question: str) -> list[bool]:
+        return [FORK in r.quote for r in retriever.answer(question, EVIDENCE_RANK).results]
+
+    def similarity(question: str) -> float:
+        return book.match(retriever.embedder.encode_query(retriever.rewrite(question)[0]), retriever)[1]
+
+    # further from the taught question than LESSON_SIMILARITY (match() without retrieval's answer finds nothing),
+    # not first in retrieval's own answer but among its first results, and sharing a rare word ("fork"): taken
+    asked = "sync my fork with upstream how"
+    assert similarity(asked) < LESSON_SIMILARITY and any(ranks(asked)[1:]) and not ranks(asked)[0]
+    answer = book.answer(retriever, asked)
+    assert isinstance(answer.results[0], TaughtResult) and FORK in answer.results[0].quote
+    # the passage among retrieval's first results too, but no rare word in common with the taught question: as before
+    for other in ("how do i update my local branch", "what does upstream mean in git"):
+        assert any(ranks(other)) and not ranks(other)[0]
+        assert [r.quote for r in book.answer(retriever, other).results] == [
+            r.quote for r in retriever.answer(other).results
+        ]
+    # a fork question whose results do not hold the passage, and a declined one: as before
+    for other in ("how do i fork the repo", "what's the weather in amsterdam"):
+        assert not any(ranks(other))
+        before, after = retriever.answer(other), book.answer(retriever, other)
+        assert after.answered == before.answered and [r.quote for r in after.results] == [
+            r.quote for r in before.results
+        ]
+
+
+# --- the measure (make eval) ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory, guides_retriever: Retriever) -> LessonFigures:
+    """tools.evaluation's lessons measure on the corpus + 8 guides, with a fresh SQLite file."""
+    return measure_lessons(guides_retriever, tmp_path_factory.mktemp("lessons") / "bot.sqlite3")
 
 
 def test_lessons_leave_the_rest_alone(figures: LessonFigures):
@@ -194,7 +245,8 @@ def test_lessons_leave_the_rest_alone(figures: LessonFigures):
 @pytest.mark.xfail(
     strict=True,
     reason="known gap (README 'Moderators teach the bot'): all-MiniLM-L6-v2 puts many rewordings of a question "
-    "further apart than different questions, so the calibrated line finds about one rewording in four",
+    "further apart than different questions, and retrieval ranks the taught passage low for many; the calibrated "
+    "line and evidence rule find 16 of the 40 rewordings",
 )
 def test_other_wordings_get_the_taught_passage_first(figures: LessonFigures):
     assert figures.taught_first / figures.asked >= 0.9, figures.misses

@@ -405,7 +405,60 @@ def lesson_calibration(retriever: Retriever) -> list[str]:
             f"| {line:.2f}{mark} | {np.mean(same_a >= line):.0%} | {int(np.sum(other_a >= line))}"
             f" ({np.mean(other_a >= line):.2%}) |"
         )
-    return lines
+    return lines + evidence_calibration(retriever, dev)
+
+
+def evidence_calibration(retriever: Retriever, dev: list[EvalQuestion]) -> list[str]:
+    """How the evidence rule of bot/lessons.py does on the calibration questions (never on tests/eval/lessons.jsonl):
+    each question with a passage (a dev question with its gold passage, a paraphrases.jsonl wording with its group's
+    passage) is taught alone, and every other calibration question asked. A lesson that puts its passage first for a
+    question that has another answer, where retrieval did not already, is a wrong takeover."""
+    import tempfile
+
+    from bot.lessons import EVIDENCE_RANK, LessonBook, LessonError, TaughtResult, find_passage
+
+    asked: list[tuple[str, list[str], str]] = [(q.question, q.gold, q.id) for q in dev]
+    for line in (EVAL_DIR / "paraphrases.jsonl").read_text(encoding="utf-8").splitlines():
+        if line:
+            item = json.loads(line)
+            gold = [item["passage"]] if item["passage"] else []
+            asked += [(wording, gold, item["id"]) for wording in item["wordings"]]
+    queries = retriever.embedder.encode([retriever.rewrite(text)[0] for text, _, _ in asked])
+    # retrieval's answers as LessonBook.fetch asks for them while a passage lesson is in force
+    fetched = [
+        retriever.answer_vector(text, query, max(3, EVIDENCE_RANK))
+        for (text, _, _), query in zip(asked, queries, strict=True)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        found = needed = wrong = pairs = 0
+        for n, (text, gold, group) in enumerate(asked):
+            if not gold:
+                continue
+            try:
+                document, passage = find_passage(retriever.index, gold[0])
+            except LessonError:
+                continue  # a gold phrase in several passages: not one passage to teach
+            book = LessonBook(Path(folder) / f"{n}.sqlite3")
+            book.teach_passage(text, "eval", retriever.index, document, passage)
+            for m, (_, other_gold, other_group) in enumerate(asked):
+                if m == n:
+                    continue
+                before = fetched[m].results[0].quote if fetched[m].answered and fetched[m].results else ""
+                after = book.apply(fetched[m], queries[m], retriever)
+                taken = bool(after.results) and isinstance(after.results[0], TaughtResult)
+                same = other_group == group or any(is_hit(g, [passage]) or is_hit(passage, [g]) for g in other_gold)
+                already = passage in before or (bool(before) and before in passage)
+                if same and not already:
+                    needed += 1
+                    found += taken
+                elif not same:
+                    pairs += 1
+                    wrong += taken and not already
+            book.close()
+    return [
+        "evidence rule (one question taught at a time, every other dev and paraphrases.jsonl question asked):",
+        f"same question not already first found {found}/{needed}; different questions taken over {wrong}/{pairs}",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
