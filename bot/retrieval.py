@@ -177,9 +177,9 @@ class Retriever:
         self._ends_on_lead_in = (flags & LEAD_IN_END) > 0
         self._bm25_vocab = index.bm25.vocab_dict
         # the postings of each token: windows and their BM25 weight (bm25s's sparse matrix, memory-mapped)
-        self._bm25_data = index.bm25.scores["data"]
-        self._bm25_indices = index.bm25.scores["indices"]
-        self._bm25_indptr = index.bm25.scores["indptr"]
+        self._bm25_data = np.asarray(index.bm25.scores["data"])  # plain arrays over the mapping: cheaper slices
+        self._bm25_indices = np.asarray(index.bm25.scores["indices"])
+        self._bm25_indptr = np.asarray(index.bm25.scores["indptr"])
         self._speakers = speaker_patterns(index)
         self._doc_vectors = derived["doc_vectors"]
         self._about = about_index(index)
@@ -289,6 +289,23 @@ class Retriever:
         offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return np.arange(int(lengths.sum())) + offsets
 
+    def lexical_top(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k windows with the highest BM25 score for `tokens` (all in the vocabulary), and their scores. Read
+        from bm25s's postings: only windows holding a query word are scored, never an array over every window
+        (bm25s's own `retrieve` scores every window, which grows with the corpus)."""
+        ids = [self._bm25_vocab[token] for token in tokens]  # a word asked twice counts twice, as in bm25s
+        spans = [(int(self._bm25_indptr[t]), int(self._bm25_indptr[t + 1])) for t in ids]
+        docs = np.concatenate([self._bm25_indices[lo:hi] for lo, hi in spans])
+        weights = np.concatenate([self._bm25_data[lo:hi] for lo, hi in spans])
+        if not len(docs):
+            return docs.astype(np.int64), weights
+        windows, at = np.unique(docs, return_inverse=True)
+        scores = np.bincount(at, weights=weights, minlength=len(windows)).astype(np.float32)
+        if len(windows) > k:
+            keep = np.argpartition(-scores, k - 1)[:k]
+            windows, scores = windows[keep], scores[keep]
+        return windows.astype(np.int64), scores
+
     def lexical(self, tokens: list[str], windows: np.ndarray) -> np.ndarray:
         """BM25 scores of `windows` (sorted ids) for `tokens` (all in the vocabulary), from bm25s's postings."""
         scores = np.zeros(len(windows), dtype=np.float32)
@@ -316,10 +333,9 @@ class Retriever:
             pools.append(self._windows_of_docs(np.fromiter(named, dtype=np.int64)))
         top_lex = 0.0
         if known:
-            k = min(w.candidates, idx.size)
-            ids, scores = idx.bm25.retrieve([known], k=k, show_progress=False, n_threads=0)
-            pools.append(ids[0][scores[0] > 0])
-            top_lex = float(scores[0].max())
+            ids, scores = self.lexical_top(known, min(w.candidates, idx.size))
+            pools.append(ids)
+            top_lex = float(scores.max()) if len(scores) else 0.0
         windows = self._windows_of(np.concatenate(pools))
         paras, para_of = np.unique(idx.window_para[windows], return_inverse=True)
         starts = np.flatnonzero(np.r_[True, para_of[1:] != para_of[:-1]])  # windows of a paragraph are contiguous

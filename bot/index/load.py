@@ -199,5 +199,6 @@ def open_build(build: Path, verify: bool = True, derived: bool = True) -> Passag
 
 
 def _vectors(path: Path) -> np.ndarray:
-    """A float16 matrix, memory-mapped (read whole when it holds no rows: there is nothing to map)."""
-    return np.load(path) if path.stat().st_size < 4096 else np.load(path, mmap_mode="r")
+    """A float16 matrix, memory-mapped (read whole when it holds no rows: there is nothing to map). Returned as a
+    plain array over the mapping: numpy's memmap class adds a cost to every slice a question takes."""
+    return np.load(path) if path.stat().st_size < 4096 else np.asarray(np.load(path, mmap_mode="r"))
