@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EXPORT_VERSION = 2  # 2: verified.json records the export's sha256
 STALE_STAGING_SECONDS = 3600
 MIN_COSINE = 0.999
+TOKEN_BUDGET = 2048  # padded tokens per model run (e.g. 32 texts of 64 tokens, or 8 of 256)
 PROBES = (
     "How do I start contributing?",
     "I don't write code, can I still help?",
@@ -82,13 +83,21 @@ class OnnxEmbedder:
             batch = list(texts[start : start + batch_size])
             with self._lock:
                 encoded = self._tokenizer.encode_batch(batch)
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-            summed = (hidden * mask[..., None]).sum(axis=1)
-            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
+            # a batch of long texts is split so that no run holds more than TOKEN_BUDGET padded tokens: the
+            # runtime keeps the memory of its largest run, and attention over long texts grows with its square
+            width = len(encoded[0].ids) if encoded else 0
+            step = max(1, min(len(encoded), TOKEN_BUDGET // max(width, 1)))
+            for first in range(0, len(encoded), step):
+                part = encoded[first : first + step]
+                ids = np.array([e.ids for e in part], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in part], dtype=np.int64)
+                keep = int(mask.sum(axis=1).max())  # padding beyond the longest text of this run is cut
+                ids, mask = ids[:, :keep], mask[:, :keep]
+                feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+                summed = (hidden * mask[..., None]).sum(axis=1)
+                vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+                out.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
             if progress:
                 progress(len(batch))
         if not out:

@@ -242,7 +242,9 @@ def document_centroids(index: PassageIndex, para_doc: np.ndarray) -> np.ndarray:
     if not len(para_doc):
         return np.zeros((n, index.paragraph_vectors.shape[1] if index.paragraph_vectors.ndim == 2 else 0))
     sums = np.zeros((n, index.paragraph_vectors.shape[1]), dtype=np.float32)
-    np.add.at(sums, para_doc, np.asarray(index.paragraph_vectors, dtype=np.float32))
+    for start in range(0, len(para_doc), 20_000):  # a slice at a time: the vectors may be a mapped float16 file
+        rows = np.asarray(index.paragraph_vectors[start : start + 20_000], dtype=np.float32)
+        np.add.at(sums, para_doc[start : start + 20_000], rows)
     return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
 
 
@@ -286,15 +288,14 @@ def derive(index: PassageIndex, embedder: TextEncoder) -> tuple[dict[str, np.nda
     closest to the unrelated questions that set the decline line (by exact search)."""
     from bot.quotes import quotable_windows  # bot.quotes reads the index like this module does
 
-    para_doc = np.fromiter((p.doc for p in index.paragraphs), dtype=np.int32, count=len(index.paragraphs))
-    para_section = np.fromiter((p.section_id for p in index.paragraphs), dtype=np.int32, count=len(index.paragraphs))
-    has_section = np.fromiter((bool(p.section) for p in index.paragraphs), dtype=bool, count=len(index.paragraphs))
-    # an interview's speaker's own words (not the editor's introduction)
-    spoken = np.fromiter(
-        (bool(p.speaker) and p.speaker == index.documents[p.doc].get("speaker") for p in index.paragraphs),
-        dtype=bool,
-        count=len(index.paragraphs),
-    )
+    n = len(index.paragraphs)
+    para_doc = np.zeros(n, dtype=np.int32)
+    para_section = np.zeros(n, dtype=np.int32)
+    has_section = np.zeros(n, dtype=bool)
+    spoken = np.zeros(n, dtype=bool)  # an interview's speaker's own words (not the editor's introduction)
+    for i, p in enumerate(index.paragraphs):
+        para_doc[i], para_section[i], has_section[i] = p.doc, p.section_id, bool(p.section)
+        spoken[i] = bool(p.speaker) and p.speaker == index.documents[p.doc].get("speaker")
     pointer, first_person = pointer_windows(index)
     flags = (
         pointer.astype(np.uint8) * POINTER

@@ -205,7 +205,10 @@ class Retriever:
         self._doc_discount = self.weights.record_confidence * np.maximum(-self._doc_prior, 0.0)
         search = index.manifest.get("search", {})
         if search.get("kind") == "hnsw-sq8":
-            index.window_index.hnsw.efSearch = max(int(search["search_depth"]), self.weights.candidates)
+            stale = len(index.search_ids) / max(index.size, 1) if index.search_ids is not None else 1.0
+            index.window_index.hnsw.efSearch = max(
+                int(search["search_depth"]), int(self.weights.candidates * stale) + 8
+            )
         self.threshold = self._calibrate()
 
     def rewrite(self, question: str) -> tuple[str, set[int]]:
@@ -224,7 +227,12 @@ class Retriever:
         if self.exact or not self.index.size:
             return [Dense(np.arange(self.index.size)) for _ in range(len(queries))]
         k = min(self.weights.candidates, self.index.size)
+        entries = self.index.search_ids
+        if entries is not None:  # a reused graph: some entries are passages no longer there, and are skipped
+            k = min(int(k * len(entries) / max(self.index.size, 1)) + 8, len(entries))
         _, ids = self.index.window_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        if entries is not None:
+            ids = np.where(ids >= 0, entries[np.maximum(ids, 0)], -1)
         return [Dense(row[row >= 0]) for row in ids]
 
     def answer_vector(self, text: str, query: np.ndarray, k: int = 3, dense: Dense | None = None) -> Answer:

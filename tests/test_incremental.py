@@ -135,3 +135,34 @@ def test_other_library_versions_or_full_embed_everything_and_a_fixed_file_is_rea
     report = build_index(corpus, tmp_path / "index", fast_encoder)
     assert (report.changed, report.skipped, report.embedded_documents) == ([], [], 1)
     assert report.added == ["notes.md"]  # skipped before, so new to the index
+
+
+def test_a_large_index_extends_its_search_graph_and_skips_what_is_gone(
+    corpus: Path, tmp_path: Path, fast_encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
+):
+    """Above the exact-search size the dense candidates come from an HNSW graph; a reindex adds the new passages to
+    the live graph, never serves a passage that is gone, and builds the graph again once too much of it is stale."""
+    monkeypatch.setattr("bot.index.build.EXACT_SEARCH_LIMIT", 100)  # this small corpus counts as large
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    first = load_index(tmp_path / "index")
+    assert first.manifest["search"]["kind"] == "hnsw-sq8" and first.search_ids is None
+
+    path = corpus / "help-wanted.md"
+    path.write_text(path.read_text() + "\nThe mentoring cohort meets on Thursdays in the #sig-contribex channel.\n")
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    second = load_index(tmp_path / "index")
+    stale = second.manifest["search"]["stale"]
+    assert 0 < stale <= 0.2 * len(second.search_ids) and second.window_index.ntotal == len(second.search_ids)
+    assert set(second.search_ids[second.search_ids >= 0].tolist()) == set(range(second.size))  # every window once
+    retriever = Retriever(second, fast_encoder)
+    answer = retriever.answer("when does the mentoring cohort meet?")
+    assert "Thursdays" in answer.results[0].quote
+    served = retriever.dense(fast_encoder.encode(["how do I find a good first issue?"]))[0].candidates
+    assert len(served) and served.max() < second.size and len(np.unique(served)) == len(served)
+
+    (corpus / "first-contribution.md").unlink()  # a large share of the graph goes stale: it is built again
+    (corpus / "non-code-contributions.md").unlink()
+    build_index(corpus, tmp_path / "index", fast_encoder)
+    third = load_index(tmp_path / "index")
+    assert third.manifest["search"]["stale"] == 0 and third.search_ids is None
+    assert third.window_index.ntotal == third.size

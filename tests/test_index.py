@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.documents import CorpusError
@@ -76,6 +77,35 @@ def test_corrupt_index_is_detected_and_rebuilt(tiny_corpus: Path, tmp_path: Path
         f"Building the index (the index is corrupt: windows.faiss of {build.name} does not match its checksum)."
     ]
     assert index.size > 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_passages_or_vectors_are_detected(tiny_corpus: Path, tmp_path: Path, embedder: Embedder, damage: str):
+    """A cut vector file fails its size check; a changed byte in the paragraphs fails their checksum."""
+    build_index(tiny_corpus, tmp_path / "index", embedder)
+    build = current_build(tmp_path / "index")
+    name = "windows.f16.npy" if damage == "truncate" else "paragraphs.jsonl"
+    data = (build / name).read_bytes()
+    (build / name).write_bytes(data[:-64] if damage == "truncate" else data.replace(b"e", b"E", 1))
+    messages: list[str] = []
+    index = ensure_index(tiny_corpus, tmp_path / "index", embedder, notify=messages.append)
+    assert messages == [
+        f"Building the index (the index is corrupt: {name} of {build.name} does not match its checksum)."
+    ]
+    assert index.size > 0 and index.path != build
+
+
+def test_a_loaded_index_decodes_paragraphs_on_demand(tiny_corpus: Path, tmp_path: Path, embedder: Embedder):
+    build_index(tiny_corpus, tmp_path / "index", embedder)
+    index = load_index(tmp_path / "index")
+    assert isinstance(index.window_vectors, np.ndarray) and index.window_vectors.dtype == np.float16
+    assert not index.window_vectors.flags.owndata  # a view over the mapped file, not a copy in memory
+    paragraphs = list(index.paragraphs)
+    assert len(paragraphs) == len(index.paragraphs) == index.manifest["counts"]["paragraphs"]
+    assert index.paragraphs[-1] == paragraphs[-1] and index.paragraphs[1:3] == paragraphs[1:3]
+    assert index.window_text(0) in paragraphs[int(index.window_para[0])].text
+    with pytest.raises(IndexError):
+        index.paragraphs[len(paragraphs)]
 
 
 def test_interrupted_build_keeps_the_last_good_index(tiny_corpus: Path, tmp_path: Path, embedder: Embedder):

@@ -83,7 +83,7 @@ def build_index(
         old_files: dict[str, str] = manifest.get("indexed", {})
         earlier: dict[str, str] = manifest.get("indexed_at", {})
         reuse = reuse and _reusable(manifest, embedder)
-        reusable = _reusable_parts(previous, index_dir) if reuse else {}
+        reusable, live = _reusable_parts(previous, index_dir) if reuse else ({}, None)
         old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])} if reuse else {}
         old_hashes: dict[str, str] = manifest.get("files", {})
         parts: list[_Part] = []
@@ -113,7 +113,7 @@ def build_index(
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
             counts, embedded = _write_build(
-                build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored, progress
+                build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored, progress, live
             )
             _swap_in(index_dir, build)
         except BaseException:
@@ -159,15 +159,15 @@ def _reusable(manifest: dict[str, Any], embedder: TextEncoder) -> bool:
     )
 
 
-def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> dict[str, _Part]:
-    """The documents of the live build (`previous`, else read from disk), by name."""
+def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> tuple[dict[str, _Part], PassageIndex | None]:
+    """The documents of the live build (`previous`, else read from disk), by name, and that build."""
     if previous is None:
         try:
             previous = load_index(index_dir)
         except IndexError_ as exc:
             log.warning("not reusing the live build (%s); embedding everything", exc)
-            return {}
-    return _parts_of(previous)
+            return {}, None
+    return _parts_of(previous), previous
 
 
 def _parts_of(index: PassageIndex) -> dict[str, _Part]:
@@ -213,6 +213,7 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
             paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
             section_vectors=index.section_vectors[first_section : last_section + 1],
             fresh=False,
+            source_window=int(win_lo[d]),
         )
     return parts
 
@@ -279,6 +280,7 @@ def _write_build(
     indexed_at: dict[str, str],
     ignored: list[str],
     progress: Callable[[int, int], None] | None = None,
+    live: PassageIndex | None = None,
 ) -> tuple[dict[str, int], int]:
     """Write a build, streaming: each fresh document is embedded and its vectors written to the build's files
     before the next one is read, so a build holds one document's vectors (plus every paragraph's text, for BM25 and
@@ -301,13 +303,21 @@ def _write_build(
         "paragraphs": sum(len(p.paragraphs) for p in parts),
         "sections": sum(len(p.sections) for p in parts),
     }
-    files: dict[str, np.ndarray] = {}
+    # each kind of vector is appended to its .npy file as documents come (plain writes: the pages go to the OS's
+    # cache, not to this process's memory, as they would through a writable memory map)
+    files: dict[str, Any] = {}
 
     def open_files(dimension: int) -> None:
         for kind, rows in shapes.items():
-            files[kind] = np.lib.format.open_memmap(build / f"{kind}.f16.npy", "w+", np.float16, (rows, dimension))
+            fh = (build / f"{kind}.f16.npy").open("wb")
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False}
+            np.lib.format.write_array_header_1_0(fh, {**header, "shape": (rows, dimension)})
+            files[kind] = fh
 
     at = dict.fromkeys(shapes, 0)
+    # where the live build's windows are in this one (-1: their document changed or went), and this build's new ones
+    moved = np.full(live.size if live is not None else 0, -1, dtype=np.int64)
+    fresh_windows: list[np.ndarray] = []
     sections: list[str] = []
     windows = []
     offsets = [0]
@@ -316,8 +326,12 @@ def _write_build(
     tokens: list[list[str]] = []
     with (build / "paragraphs.jsonl").open("wb") as fh:
         for d, part in enumerate(parts):
+            span = np.arange(at["windows"], at["windows"] + len(part.windows))
             if part.fresh:
                 _embed_part(part, embedder, tick)
+                fresh_windows.append(span)
+            elif part.source_window >= 0 and len(moved):
+                moved[part.source_window : part.source_window + len(span)] = span
             for kind, vectors in (
                 ("windows", part.window_vectors),
                 ("paragraphs", part.paragraph_vectors),
@@ -326,7 +340,7 @@ def _write_build(
                 if vectors is not None and len(vectors):
                     if not files:  # the vectors' length is known once the first document's are at hand
                         open_files(int(vectors.shape[1]))
-                    files[kind][at[kind] : at[kind] + len(vectors)] = vectors
+                    files[kind].write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
                     at[kind] += len(vectors)
             part.window_vectors = part.paragraph_vectors = part.section_vectors = None
             for para in part.paragraphs:
@@ -343,6 +357,7 @@ def _write_build(
             windows.append(part.windows + np.array([n_paragraphs, 0, 0], dtype=np.int32))
             n_paragraphs += len(part.paragraphs)
             sections += part.sections
+            part.paragraphs = []  # written: the report needs only the document's record
     np.save(build / "paragraphs.offsets.npy", np.asarray(offsets, dtype=np.int64))
     window_rows = np.concatenate(windows).astype(np.int32)
     np.save(build / "windows.npy", window_rows)
@@ -354,11 +369,13 @@ def _write_build(
         open_files(int(embedder.encode(["?"]).shape[1]))
     if at != shapes:
         raise IndexError_(f"the build's vectors do not match its passages ({at} written, {shapes} expected)")
-    for matrix in files.values():
-        matrix.flush()
-    dimension = int(files["windows"].shape[1])
-    search = write_search_index(build / "windows.faiss", files["windows"])
-    del files
+    for fh in files.values():
+        fh.close()
+    window_vectors = np.load(build / "windows.f16.npy", mmap_mode="r")
+    dimension = int(window_vectors.shape[1])
+    reuse = (live, moved, np.concatenate([np.zeros(0, np.int64), *fresh_windows])) if live is not None else None
+    search = write_search_index(build / "windows.faiss", window_vectors, reuse=reuse)
+    del window_vectors
     _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
     from bot.passages import derive  # bot.passages reads indexes: imported here, after bot.index is complete
 
@@ -414,24 +431,53 @@ HNSW_BUILD_DEPTH = 64
 HNSW_SEARCH_DEPTH = 300
 
 
-def write_search_index(path: Path, vectors: np.ndarray, exact_limit: int | None = None) -> dict[str, Any]:
-    """Write the FAISS index that serves dense candidates for `vectors`; returns what it is, for the manifest."""
+MAX_STALE_SHARE = 0.2  # a reused graph is rebuilt once this share of its entries are passages no longer there
+
+
+def write_search_index(
+    path: Path,
+    vectors: np.ndarray,
+    exact_limit: int | None = None,
+    reuse: tuple[PassageIndex, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Write the FAISS index that serves dense candidates for `vectors`; returns what it is, for the manifest.
+
+    `reuse` is (the live build, where its windows are in this build or -1, this build's new windows). A live HNSW
+    graph is then extended with the new windows instead of built again (seconds instead of a quarter of a minute at
+    100,000 windows): entries of windows that are gone stay in the graph, marked stale in `search_ids.npy` (graph
+    entry -> window, or -1) and skipped by every search, until they make up `MAX_STALE_SHARE` of it."""
     import faiss
 
     n, dimension = vectors.shape
     if n <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
         index = faiss.IndexFlatIP(dimension)
-        kind: dict[str, Any] = {"kind": "flat"}
-    else:
-        index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_BUILD_DEPTH
-        sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 50_000), replace=False))
-        index.train(np.asarray(vectors[sample], dtype=np.float32))
-        kind = {"kind": "hnsw-sq8", "neighbours": HNSW_NEIGHBOURS, "search_depth": HNSW_SEARCH_DEPTH}
+        for start in range(0, n, 20_000):
+            index.add(np.ascontiguousarray(vectors[start : start + 20_000], dtype=np.float32))
+        faiss.write_index(index, str(path))
+        return {"kind": "flat"}
+    kind: dict[str, Any] = {"kind": "hnsw-sq8", "neighbours": HNSW_NEIGHBOURS, "search_depth": HNSW_SEARCH_DEPTH}
+    if reuse is not None:
+        live, moved, fresh = reuse
+        if live.manifest.get("search", {}).get("kind") == "hnsw-sq8" and live.size:
+            entries = live.search_ids if live.search_ids is not None else np.arange(live.size)
+            kept = np.where(entries >= 0, moved[np.maximum(entries, 0)], -1)
+            ids = np.concatenate([kept, fresh])
+            stale = int((ids < 0).sum())
+            if stale <= MAX_STALE_SHARE * len(ids):
+                index = faiss.read_index(str(live.path / "windows.faiss"))
+                if len(fresh):
+                    index.add(np.ascontiguousarray(vectors[fresh], dtype=np.float32))
+                faiss.write_index(index, str(path))
+                np.save(path.with_name("search_ids.npy"), ids.astype(np.int32))
+                return {**kind, "stale": stale}
+    index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_BUILD_DEPTH
+    sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 50_000), replace=False))
+    index.train(np.asarray(vectors[sample], dtype=np.float32))
     for start in range(0, n, 20_000):  # the vectors may be a float16 file: converted a slice at a time
         index.add(np.ascontiguousarray(vectors[start : start + 20_000], dtype=np.float32))
     faiss.write_index(index, str(path))
-    return kind
+    return {**kind, "stale": 0}
 
 
 def ensure_index(

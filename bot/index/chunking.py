@@ -67,6 +67,7 @@ class _Part:
     paragraph_vectors: np.ndarray | None = None
     section_vectors: np.ndarray | None = None
     fresh: bool = True  # parsed and embedded by this build (not taken from the previous one)
+    source_window: int = -1  # a reused document: its first window's number in the previous build
 
     @property
     def name(self) -> str:

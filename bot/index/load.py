@@ -54,6 +54,7 @@ class ParagraphStore(Sequence[ParagraphRecord]):
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self._offsets = offsets
+        self._last: tuple[int, ParagraphRecord] | None = None
         with path.open("rb") as fh:
             self._data: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
 
@@ -71,8 +72,13 @@ class ParagraphStore(Sequence[ParagraphRecord]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
+        last = self._last
+        if last is not None and last[0] == i:  # the windows of one paragraph are read one after another
+            return last[1]
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])
-        return paragraph_record(json.loads(self._data[start:end]))
+        record = paragraph_record(json.loads(self._data[start:end]))
+        self._last = (i, record)
+        return record
 
     def __iter__(self) -> Iterator[ParagraphRecord]:
         for i in range(len(self)):
@@ -97,6 +103,7 @@ class PassageIndex:
     section_vectors: np.ndarray
     bm25: Any  # bm25s.BM25 over window tokens
     derived: dict[str, np.ndarray] = field(default_factory=dict)  # what the build worked out (see `derive`)
+    search_ids: np.ndarray | None = None  # the search index's entries -> windows (-1: stale), when it was reused
     notes: dict[str, Any] = field(default_factory=dict)  # the same, for lists of text
 
     def window_text(self, w: int) -> str:
@@ -160,6 +167,7 @@ def open_build(build: Path, verify: bool = True, derived: bool = True) -> Passag
         section_vectors = _vectors(build / "sections.f16.npy")
         window_index = faiss.read_index(str(build / "windows.faiss")) if (build / "windows.faiss").exists() else None
         bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True, show_progress=False)
+        search_ids = np.load(build / "search_ids.npy") if (build / "search_ids.npy").exists() else None
         arrays: dict[str, np.ndarray] = {}
         notes: dict[str, Any] = {}
         if derived:
@@ -172,7 +180,8 @@ def open_build(build: Path, verify: bool = True, derived: bool = True) -> Passag
     if verify and not (
         (
             window_index is not None
-            and window_index.ntotal == len(windows) == counts.get("windows") == len(window_vectors)
+            and window_index.ntotal == (len(windows) if search_ids is None else len(search_ids))
+            and len(windows) == counts.get("windows") == len(window_vectors)
         )
         and len(paragraphs) == len(paragraph_vectors) == counts.get("paragraphs")
         and len(data["sections"]) == len(section_vectors)
@@ -195,6 +204,7 @@ def open_build(build: Path, verify: bool = True, derived: bool = True) -> Passag
         bm25=bm25,
         derived=arrays,
         notes=notes,
+        search_ids=search_ids,
     )
 
 
