@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -448,6 +449,21 @@ def write_search_index(
     entry -> window, or -1) and skipped by every search, until they make up `MAX_STALE_SHARE` of it."""
     import faiss
 
+    threads = faiss.omp_get_max_threads()  # serving runs FAISS on one thread; building the graph uses every core
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        return _write_search_index(faiss, path, vectors, exact_limit, reuse)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _write_search_index(
+    faiss: Any,
+    path: Path,
+    vectors: np.ndarray,
+    exact_limit: int | None,
+    reuse: tuple[PassageIndex, np.ndarray, np.ndarray] | None,
+) -> dict[str, Any]:
     n, dimension = vectors.shape
     if n <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
         index = faiss.IndexFlatIP(dimension)
