@@ -1,6 +1,7 @@
 """What a corpus's passages and documents are before any question is asked: pointers and fragments, first-person
 story, lead-ins with what they introduce, records and translations, documents' centroids and headings, and the
-unrelated questions that set the decline line. The retriever (bot/retrieval.py) reads these once per index.
+unrelated questions that set the decline line. A build works these out once (`derive`) and stores them beside the
+index; the retriever (bot/retrieval.py) reads them as arrays.
 """
 
 from __future__ import annotations

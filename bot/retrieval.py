@@ -8,8 +8,11 @@ Every run of 1-3 consecutive sentences in a paragraph (a window) is a candidate 
     standing (front-matter authority; records count for less, translations are not quoted),
   - BM25 over window tokens, which catches names and terms that embeddings blur,
   - a small bonus per extra sentence, since a quote with its neighbouring sentence reads better on its own.
-Pointers and fragments are never shown (bot/passages.py says what each passage is). The weights were tuned on
-tests/eval/dev.jsonl only; tests/eval/holdout.jsonl was written separately and run once at the end.
+Only a question's candidates are scored: the windows FAISS finds closest to it, the best BM25 windows (from bm25s's
+postings), the windows of documents ranked above normal, and every window of their paragraphs (`exact=True` scores
+every window, to measure what the candidates keep). Pointers and fragments are never shown (bot/passages.py says
+what each passage is). The weights were tuned on tests/eval/dev.jsonl only; tests/eval/holdout.jsonl was written
+separately and run once at the end.
 The bot declines when the closest showable passage is not close enough, given how much of the question the corpus
 knows, and no closer than unrelated questions come in this corpus (see `_confidence` and `_calibrate`).
 """
