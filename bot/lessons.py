@@ -249,14 +249,16 @@ class LessonBook:
             self._db.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, rules: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction; `rules=False` when it changes neither lessons nor votes (nothing to reread after it)."""
         with self._lock:
             try:
                 with self._db:
                     yield self._db
             except sqlite3.Error as exc:
                 raise LessonError(f"The database {self.database} could not be written: {exc}.") from exc
-            self._version = None  # our own commits do not change data_version: reread
+            if rules:
+                self._version = None  # our own commits do not change data_version: reread
 
     # --- teaching ---------------------------------------------------------------------------------------------------
 
@@ -341,7 +343,7 @@ class LessonBook:
         if not question_id or not answer.results:
             return
         best = answer.results[0]
-        with self._write() as db:
+        with self._write(rules=False) as db:  # every answer records one: the next question need not reread
             db.execute(
                 "INSERT OR REPLACE INTO shown_passages (question_id, question, document, passage) VALUES (?, ?, ?, ?)",
                 (question_id, answer.question, best.document, passage_of(best)),

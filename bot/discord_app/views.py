@@ -221,11 +221,16 @@ class ConfirmAdd(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
         log.error("a /corpus add button failed", exc_info=error)
-        text = "Something went wrong on my side; the moderators can find the details in the bot's log."
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await _tell_failure(interaction)
+
+
+async def _tell_failure(interaction: discord.Interaction) -> None:
+    """Tell the person whose click failed, privately, without the details (they are in the log)."""
+    text = "Something went wrong on my side; the moderators can find the details in the bot's log."
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 @contextlib.contextmanager
@@ -262,11 +267,7 @@ class _ModeratorView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
         log.error("a teaching control failed", exc_info=error)
-        text = "Something went wrong on my side; the moderators can find the details in the bot's log."
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await _tell_failure(interaction)
 
 
 def actor_of(interaction: discord.Interaction) -> str:
