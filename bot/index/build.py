@@ -421,11 +421,12 @@ def _write_build(
 
 # Below this many windows the search is exact (a flat inner-product index). Above it, an HNSW graph over 8-bit
 # scalar-quantised vectors finds the candidates, which are then scored on their float16 vectors. Chosen by
-# measurement on the 105,594 windows of the largest evaluation corpus (the evaluation questions' exact top-1 window
-# among the 300 candidates): an IVF index with 8-bit codes kept 0.93 at 1.7 ms a search (nprobe 40 of 324 lists)
-# and 0.96 at 5.5 ms; this graph keeps 0.96 at 0.75 ms (search depth 300; 0.98 at 500, 1.2 ms) and builds in
-# about 15 s. Scored in full, the candidates give the same first answer as scoring every window for all 241
-# evaluation questions at depth 300 (`make bench` measures the share of exact top-10 answers kept).
+# measurement (`python -m tools.search_choice`, 2026-12-01, on the 105,594 windows of the largest evaluation corpus:
+# how often the evaluation questions' exact top window is among the 300 candidates, one thread): an IVF index with
+# 8-bit codes (324 lists) keeps 0.929 at 1.1 ms a search (40 probed) and 0.979 at 3.8 ms (160); this graph keeps
+# 0.967 at 0.9 ms (search depth 300) and 0.975 at 1.3 ms (500), and its search time grows far slower than the
+# corpus. Scored in full, the candidates at depth 300 give the same first answers as scoring every window (`make
+# bench` measures the share of exact top-10 answers kept).
 EXACT_SEARCH_LIMIT = 20_000
 HNSW_NEIGHBOURS = 32
 HNSW_BUILD_DEPTH = 64
