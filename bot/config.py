@@ -37,6 +37,16 @@ class Settings:
     shard_count: int | None = None  # None: one connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of shard_count
     index_check_seconds: float = 5.0  # how often a serving process looks for a build another process swapped in
+    moderator_guild_ids: frozenset[int] = frozenset()  # servers where moderator rules apply; empty: DISCORD_GUILD_ID
+    allowed_guild_ids: frozenset[int] = frozenset()  # servers the bot stays in; empty: any server that adds it
+
+    @property
+    def moderation_guild_ids(self) -> frozenset[int]:
+        """The community's own servers, where Manage Server or a moderator role makes someone our moderator:
+        MODERATOR_GUILD_IDS, else DISCORD_GUILD_ID, else none (moderation from Discord is off)."""
+        if self.moderator_guild_ids:
+            return self.moderator_guild_ids
+        return frozenset({self.guild_id}) if self.guild_id is not None else frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +111,8 @@ class Settings:
             shard_count=shard_count,
             shard_ids=shard_ids,
             index_check_seconds=number("INDEX_CHECK_SECONDS", 5.0, 0.0, 3600.0),
+            moderator_guild_ids=ids("MODERATOR_GUILD_IDS"),
+            allowed_guild_ids=ids("ALLOWED_GUILD_IDS"),
         )
 
 

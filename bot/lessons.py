@@ -15,7 +15,8 @@ A new question takes a lesson in one of two ways; the closest (or best-evidenced
      the passages hold ("fork", "ferret", not "kubernetes" or "review"). A passage retrieval already offers near the
      top is far less risky to promote than one from nowhere, and a declined question (off-topic) never gets one.
 Readers' votes move a passage a little for questions that close (rule 1) to the voted one: `VOTE_STEP` per net vote,
-at most `VOTE_CAP` votes' worth either way, and one person's vote counts once per passage.
+at most `VOTE_CAP` votes' worth either way; one person's vote counts once per passage, and only their latest
+`VOTES_PER_PERSON` votes count. Votes are read and embedded once per change of the database, not per question.
 
 How LESSON_SIMILARITY was chosen (`python -m tools.evaluation --lessons` prints the figures): cosine similarities of
 question pairs as the bot embeds questions (the served all-MiniLM-L6-v2 export, after retrieval's rewrite).
@@ -73,6 +74,7 @@ RARE_WORD_SHARE = 0.03  # and the two questions share a content word found in fe
 VOTE_STEP = 0.01  # score moved per net vote (results' scores are ~0.3-0.9; near ties are a few hundredths apart)
 VOTE_CAP = 3  # at most this many net votes count, either way: a few votes cannot bury a good passage
 VOTE_POOL = 2  # results fetched beyond k when votes may reorder them
+VOTES_PER_PERSON = 20  # only each person's latest votes count: one account voting on everything moves little
 MIN_PHRASE_CHARS = 8
 
 SCHEMA = """
@@ -241,6 +243,7 @@ class LessonBook:
         self._version: int | None = None  # PRAGMA data_version when the rows below were read
         self._lessons: list[Lesson] = []
         self._votes: list[_Vote] = []
+        self._vote_vectors: np.ndarray | None = None  # the votes' questions embedded, one row per vote
         self._vectors: dict[str, np.ndarray] = {}  # rewritten question -> query embedding
         self._located: tuple[int, dict[tuple[str, str], int | None]] = (0, {})  # id(index) -> window or None
 
@@ -458,9 +461,16 @@ class LessonBook:
     def _reweigh(self, results: list[Result], query: np.ndarray, retriever: Retriever) -> list[Result]:
         if not self._votes or not results:
             return results
-        close = self._embed([v.question for v in self._votes], retriever) @ query >= LESSON_SIMILARITY
+        with self._lock:
+            votes, vectors = self._votes, self._vote_vectors
+        if vectors is None or len(vectors) != len(votes):
+            vectors = self._embed([v.question for v in votes], retriever)
+            with self._lock:
+                if votes is self._votes:
+                    self._vote_vectors = vectors
+        close = vectors @ query >= LESSON_SIMILARITY
         net: dict[tuple[str, str], int] = {}
-        for vote, near in zip(self._votes, close, strict=True):
+        for vote, near in zip(votes, close, strict=True):
             if near:
                 key = (vote.document, vote.passage)
                 net[key] = net.get(key, 0) + (1 if vote.helpful else -1)
@@ -486,9 +496,15 @@ class LessonBook:
                 "SELECT id, taught_at, actor, question, document, passage FROM lessons WHERE removed_at IS NULL"
                 " ORDER BY id"
             ).fetchall()
-            votes = self._db.execute("SELECT document, passage, question, helpful FROM passage_votes").fetchall()
+            votes = self._db.execute(
+                "SELECT document, passage, question, helpful FROM (SELECT *, ROW_NUMBER() OVER"
+                " (PARTITION BY user_id ORDER BY voted_at DESC, rowid DESC) AS latest FROM passage_votes)"
+                " WHERE latest <= ?",
+                (VOTES_PER_PERSON,),
+            ).fetchall()
             self._lessons = [Lesson(*row) for row in lessons]
             self._votes = [_Vote(d, p, q, bool(h)) for d, p, q, h in votes]
+            self._vote_vectors = None  # embedded on the next question, once for every vote
             self._version = version
 
     def _embed(self, questions: Sequence[str], retriever: Retriever) -> np.ndarray:

@@ -32,8 +32,9 @@ def test_stats_are_for_moderators_and_show_the_gaps(service: AnswerService, tmp_
             member = emulator.add_user("judy")
             moderator = emulator.add_user("mod", roles=["Moderators"])
             for text in ("How do I get my CLA signed?", "how do I get my CLA signed", "How do I start contributing?"):
-                await emulator.send_dm(member, text)
-                await emulator.wait_for_message()
+                await reply_to(emulator, await emulator.post_message("general", member, mention(emulator, text)))
+            await emulator.send_dm(member, "How do I get my CLA signed?")  # a DM is never in a server's /stats
+            await emulator.wait_for_message()
 
             refused = await emulator.invoke("stats", member, granted=True)
             response = await refused.wait_response()
@@ -164,10 +165,11 @@ def test_a_failed_reindex_names_the_cause_and_keeps_the_old_index(own_service: A
     async def scenario() -> None:
         async with session(own_service, tmp_path / "bot.sqlite3") as (emulator, _):
             interaction = await emulator.invoke("reindex", emulator.owner)
-            await interaction.wait_response()
+            assert (await interaction.wait_response())["data"]["flags"] & EPHEMERAL  # only the moderator sees it
             content = await edited_to(interaction, "Reindex failed")
             assert "Nothing to index" in content
             assert "The previous index is still answering questions." in content
+            assert str(tmp_path) not in content and "/" not in content  # where the bot's files live stays private
             asked = await emulator.send_dm(emulator.owner, "how many reviews does a change need?")
             assert "one review from an owner" in embed_text(await reply_to(emulator, asked))
             assert_clean(emulator)

@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 
 from bot.service import AnswerService
-from tests.discord_helpers import EPHEMERAL, assert_clean, mention, reply_to, run, session
+from tests.discord_helpers import EPHEMERAL, assert_clean, buttons, mention, reply_to, run, session
 
 # --- the gateway -----------------------------------------------------------------------------------------------------
 
@@ -85,6 +85,35 @@ def test_cooldown_gives_a_private_notice(service: AnswerService, tmp_path: Path)
             response = await interaction.wait_response()
             assert response["type"] == 4 and response["data"]["flags"] & EPHEMERAL
             assert "Please wait" in response["data"]["content"]
+            assert_clean(emulator)
+
+    run(scenario)
+
+
+def test_quotes_and_feedback_presses_have_a_cooldown(service: AnswerService, tmp_path: Path):
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3", cooldown_questions=1, cooldown_seconds=60) as (
+            emulator,
+            _,
+        ):
+            rita = emulator.add_user("rita")
+            first = await emulator.invoke("quote", rita)
+            assert (await first.wait_response())["type"] == 5
+            assert (await first.wait_followup())["embeds"]
+            second = await emulator.invoke("quote", rita)
+            response = await second.wait_response()
+            assert response["type"] == 4 and response["data"]["flags"] & EPHEMERAL
+            assert "Please wait" in response["data"]["content"]
+
+            asked = await emulator.post_message("general", rita, mention(emulator, "how do I start contributing?"))
+            answer = await reply_to(emulator, asked)
+            helpful = buttons(answer)["Helpful"]
+            replies = []
+            for _ in range(4):  # three presses a window are allowed (3 x COOLDOWN_QUESTIONS), the fourth is not
+                press = await emulator.click(answer, helpful, rita)
+                replies.append(await press.wait_response())
+            assert [r["type"] for r in replies] == [5, 5, 5, 4]
+            assert "Please wait" in replies[-1]["data"]["content"] and replies[-1]["data"]["flags"] & EPHEMERAL
             assert_clean(emulator)
 
     run(scenario)

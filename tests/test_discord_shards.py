@@ -50,6 +50,7 @@ def test_each_shard_answers_its_guilds_and_a_reindex_reaches_the_other(tmp_path:
             settings = dataclasses.replace(
                 Settings.from_env({"SHARD_COUNT": "2", "SHARD_IDS": str(shard), "INDEX_CHECK_SECONDS": "0.2"}),
                 database=database,
+                moderator_guild_ids=frozenset({even, odd}),
             )
             bots.append(make_bot(settings, service, Store(database), guild_ready_timeout=0.05))
         zero, one = bots
@@ -118,6 +119,7 @@ def test_two_bot_processes_share_one_index(tmp_path: Path, fast_encoder: TextEnc
                 DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
                 ARCHIVE_DIR=str(tmp_path / "archive"),
                 SHARD_COUNT="2",
+                MODERATOR_GUILD_IDS=f"{even},{odd}",
                 INDEX_CHECK_SECONDS="0.2",
                 COOLDOWN_SECONDS="0",
                 LOG_LEVEL="INFO",

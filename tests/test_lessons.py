@@ -22,6 +22,7 @@ from bot.lessons import (
     LESSON_SIMILARITY,
     VOTE_CAP,
     VOTE_STEP,
+    VOTES_PER_PERSON,
     LessonBook,
     LessonError,
     TaughtDecline,
@@ -160,6 +161,26 @@ def test_votes_move_a_passage_a_little_and_count_once_per_person(retriever: Retr
     with sqlite3.connect(book.database) as db:
         assert db.execute("SELECT COUNT(*), SUM(helpful) FROM passage_votes").fetchone() == (10, 1)
     assert not book.vote(99, 0, helpful=True)  # an answer whose passage was never recorded
+
+
+def test_only_a_persons_latest_votes_count(retriever: Retriever, book: LessonBook):
+    question = "how did jaice get into kubernetes?"
+    top = retriever.answer(question, 5).results[0]
+    book.record_shown(1, Answer(question, True, [top]))
+    for user in range(VOTE_CAP):  # enough readers to move it by the cap, one of them the busy voter (user 0)
+        assert book.vote(1, user, helpful=False)
+    lowered = next(r for r in book.answer(retriever, question, 5).results if r.quote == top.quote)
+    assert lowered.score == pytest.approx(top.score - VOTE_STEP * VOTE_CAP, abs=1e-6)
+
+    # user 0 then votes on VOTES_PER_PERSON other passages: their vote on the first no longer counts
+    others = [r for r in retriever.answer("what does the release team do?", 40).results if r.quote != top.quote]
+    others = list({passage_of(r): r for r in others}.values())[:VOTES_PER_PERSON]
+    assert len(others) == VOTES_PER_PERSON
+    for question_id, result in enumerate(others, start=2):
+        book.record_shown(question_id, Answer("what does the release team do?", True, [result]))
+        assert book.vote(question_id, 0, helpful=True)
+    after = next(r for r in book.answer(retriever, question, 5).results if r.quote == top.quote)
+    assert after.score == pytest.approx(top.score - VOTE_STEP * (VOTE_CAP - 1), abs=1e-6)
 
 
 def test_helpful_votes_raise_a_passage_for_close_questions_only(retriever: Retriever, book: LessonBook):

@@ -72,6 +72,9 @@ class OnboardingBot(discord.Client):
         self.cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         # More re-runs a question, so it is limited too, but paging through an answer is not asking anew
         self.more_cooldowns = Cooldowns(settings.cooldown_questions * 3, settings.cooldown_seconds)
+        # /quote and the Helpful / Not helpful buttons are cheap but can be pressed in a loop: limited too
+        self.quote_cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        self.feedback_cooldowns = Cooldowns(settings.cooldown_questions * 3, settings.cooldown_seconds)
         # unasked answers in help channels have their own allowance, so they never cost someone a question
         self.auto_cooldowns = Cooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-sqlite")
@@ -88,6 +91,7 @@ class OnboardingBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         add_commands(self.tree)
         self._index_follower: asyncio.Task[None] | None = None
+        self._leaving: set[int] = set()  # servers not in ALLOWED_GUILD_IDS the bot has asked to leave
 
     async def setup_hook(self) -> None:
         if not self.serving:
@@ -144,8 +148,33 @@ class OnboardingBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))
+        if not self.settings.moderation_guild_ids:
+            log.warning("moderation from Discord is off: set MODERATOR_GUILD_IDS (or DISCORD_GUILD_ID) to your server")
+        for guild in list(self.guilds):  # servers that added the bot while it was offline
+            await self._leave_if_not_allowed(guild)
         if not self.guilds:
             log.warning("the bot is in no server yet; invite it with %s", invite_url(self.application_id or 0))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        log.info("added to server %s (%s)", guild.name, guild.id)
+        await self._leave_if_not_allowed(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # discord.py reports a server the bot joins as available rather than joined when its GUILD_CREATE says
+        # `unavailable: false`; either way it is checked
+        await self._leave_if_not_allowed(guild)
+
+    async def _leave_if_not_allowed(self, guild: discord.Guild) -> None:
+        """ALLOWED_GUILD_IDS, when set, lists the only servers the bot stays in; it leaves any other."""
+        allowed = self.settings.allowed_guild_ids
+        if not allowed or guild.id in allowed or guild.id in self._leaving:
+            return
+        self._leaving.add(guild.id)
+        log.warning("leaving server %s (%s): it is not in ALLOWED_GUILD_IDS", guild.name, guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.error("could not leave server %s: %s", guild.id, exc)
 
     # --- slash command registration ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,14 @@ from discord import app_commands
 
 from bot.corpus import MAX_UPLOAD_BYTES, Change, CorpusChangeError, check_filename
 from bot.discord_app import render
-from bot.discord_app.common import Bot, is_moderator
+from bot.discord_app.common import (
+    MODERATION_OFF,
+    Bot,
+    NotModerator,
+    moderator_only,
+    moderator_refusal,
+    wait_notice,
+)
 from bot.discord_app.views import ConfirmAdd, StatsTeach, actor_of, open_teach_panel
 from bot.documents import CorpusError
 from bot.embedding import ModelError
@@ -34,15 +42,6 @@ CHANGE_DOCUMENTS = "change the documents"
 
 def _bot(interaction: discord.Interaction) -> Bot:
     return interaction.client  # type: ignore[return-value]
-
-
-async def _moderator(interaction: discord.Interaction, action: str) -> bool:
-    """True for a moderator; anyone else is told privately, and nothing happens."""
-    if is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
-        return True
-    text = f"Only moderators can {action} (Manage Server permission or a moderator role)."
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
-    return False
 
 
 @app_commands.command()
@@ -88,6 +87,10 @@ async def ask(
 async def quote(interaction: discord.Interaction, topic: app_commands.Range[str, 1, 200] | None = None) -> None:
     """A random quote from the community's documents."""
     bot = _bot(interaction)
+    wait = bot.quote_cooldowns.retry_after(interaction.user.id)
+    if wait:
+        await interaction.response.send_message(wait_notice(wait), ephemeral=True)
+        return
     await interaction.response.defer(thinking=True)
     try:
         drawn = await asyncio.to_thread(bot.service.quote, topic, interaction.channel_id)
@@ -97,29 +100,39 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
     await interaction.followup.send(embed=render.quote_embed(drawn), allowed_mentions=render.NO_PINGS)
 
 
+_PATH = re.compile(r"(?<![\w.:/])(?:/[^\s/:;,'\"()]+)+/?")
+
+
+def without_paths(text: str) -> str:
+    """`text` with every file system path cut to its last part: a failure shown in Discord names the file, not where
+    the bot's files live."""
+    return _PATH.sub(lambda m: Path(m.group(0).rstrip("/")).name or m.group(0), text)
+
+
 @app_commands.command()
 async def sources(interaction: discord.Interaction) -> None:
     """The documents I quote from, with passage counts and when they were indexed."""
     bot = _bot(interaction)
-    await interaction.response.send_message(
-        embed=render.sources_embed(bot.service.sources(), len(bot.service.ignored())), ephemeral=True
-    )
+    embed = render.sources_embed(bot.service.sources(), len(bot.service.ignored()))
+    if not bot.settings.moderation_guild_ids:  # whoever set the bot up reads this first
+        embed.set_footer(text=f"{embed.footer.text}\n{MODERATION_OFF}")
+    await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 @app_commands.command()
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
+@moderator_only("reindex")
 async def reindex(interaction: discord.Interaction) -> None:
     """Moderators: reload the documents in corpus/ and swap in the new index."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, "reindex"):
-        return
     if bot.service.reindexing:
         await interaction.response.send_message(
             "A reindex is already running; questions are answered from the current index meanwhile.", ephemeral=True
         )
         return
-    await interaction.response.send_message("Reindexing… reading the documents.")
+    # private: the progress and any failure are for the moderator who asked, not the channel
+    await interaction.response.send_message("Reindexing… reading the documents.", ephemeral=True)
     latest: list[tuple[int, int]] = []
     work = asyncio.create_task(asyncio.to_thread(bot.service.reindex, lambda done, total: latest.append((done, total))))
     shown: tuple[int, int] | None = None
@@ -140,7 +153,7 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "A reindex is already running (perhaps from the command line); try again when it's done."
     except (CorpusError, IndexError_, ModelError, OSError) as exc:
         log.warning("reindex failed: %s", exc)
-        text = f"Reindex failed: {exc}\nThe previous index is still answering questions."
+        text = f"Reindex failed: {without_paths(str(exc))}\nThe previous index is still answering questions."
     except Exception:
         log.exception("reindex failed after %.1f s", time.monotonic() - started)
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
@@ -149,24 +162,21 @@ async def reindex(interaction: discord.Interaction) -> None:
     text = render.clip(text, render.CONTENT_LIMIT)
     try:
         await interaction.edit_original_response(content=text)
-    except discord.HTTPException as exc:
-        log.warning("cannot edit the /reindex message (%s); posting the result instead", exc)
-        if isinstance(interaction.channel, discord.abc.Messageable):
-            await interaction.channel.send(text, allowed_mentions=render.NO_PINGS)
+    except discord.HTTPException as exc:  # e.g. the 15-minute token ran out: the result stays in the log
+        log.warning("cannot edit the /reindex message (%s); the result was: %s", exc, text)
 
 
 @app_commands.command()
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
+@moderator_only("see the statistics")
 async def stats(interaction: discord.Interaction) -> None:
     """Moderators: questions asked and answered, helpful rate, and the questions I could not answer."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, "see the statistics"):
-        return
     await interaction.response.defer(thinking=True, ephemeral=True)
-    # a bot serving one community counts its DMs too; in several servers each sees only its own questions
-    scope = interaction.guild_id if len(bot.guilds) > 1 else None
-    summary = await bot._db(bot.store.stats, 5, scope)
+    # always the server it is asked in: never another server's questions, nor anyone's DMs (a process serving some
+    # shards sees only some servers, so "the only server" cannot be told from here)
+    summary = await bot._db(bot.store.stats, 5, interaction.guild_id)
     # a moderator can pick any of the questions listed to teach its answer
     questions = list(dict.fromkeys(g.question for g in (*summary.gaps, *summary.unhelpful)))
     if questions:
@@ -238,8 +248,8 @@ async def _document_choices(interaction: discord.Interaction, current: str) -> l
 
 async def _version_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
     bot = _bot(interaction)
-    if not is_moderator(interaction, bot.settings.moderator_role_ids):
-        return []
+    if refusal := moderator_refusal(interaction, bot.settings, CHANGE_DOCUMENTS):
+        return [app_commands.Choice(name=render.clip(refusal, render.CHOICE_LIMIT), value=0)]
     try:
         versions = await asyncio.to_thread(bot.corpus.versions)
     except CorpusChangeError as exc:
@@ -252,11 +262,10 @@ async def _version_choices(interaction: discord.Interaction, current: str) -> li
 
 @corpus.command(name="add")
 @app_commands.describe(file="A .md, .txt or .html document (at most 1 MB); you see a preview before anything changes")
+@moderator_only(CHANGE_DOCUMENTS)
 async def corpus_add(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """Add a document (or replace one of the same name) after a preview."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, CHANGE_DOCUMENTS):
-        return
     if file.size > MAX_UPLOAD_BYTES:  # refused from Discord's metadata, before a single byte is downloaded
         limit = f"a document can be at most {MAX_UPLOAD_BYTES:,} bytes"
         await _private(interaction, f"The file is {file.size:,} bytes; {limit}. Nothing was changed.")
@@ -286,6 +295,7 @@ async def corpus_add(interaction: discord.Interaction, file: discord.Attachment)
 @corpus.command(name="remove")
 @app_commands.describe(name="The document to remove; its text is kept and can be restored")
 @app_commands.autocomplete(name=_document_choices)
+@moderator_only(CHANGE_DOCUMENTS)
 async def corpus_remove(interaction: discord.Interaction, name: str) -> None:
     """Remove a document (its text is archived and can be restored)."""
     change = await _change_corpus(interaction, _bot(interaction).corpus.remove, name)
@@ -296,6 +306,7 @@ async def corpus_remove(interaction: discord.Interaction, name: str) -> None:
 @corpus.command(name="restore")
 @app_commands.describe(version="The archived version to put back (type a document name to find its versions)")
 @app_commands.autocomplete(version=_version_choices)
+@moderator_only(CHANGE_DOCUMENTS)
 async def corpus_restore(interaction: discord.Interaction, version: app_commands.Range[int, 1]) -> None:
     """Put back a version of a document that was replaced or removed."""
     change = await _change_corpus(interaction, _bot(interaction).corpus.restore, version)
@@ -307,8 +318,6 @@ async def _change_corpus(
     interaction: discord.Interaction, action: Callable[[Any, str], Change], target: Any
 ) -> Change | None:
     """A moderator's remove or restore, run in a worker thread; a refusal is answered here and gives None."""
-    if not await _moderator(interaction, CHANGE_DOCUMENTS):
-        return None
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         change = await asyncio.to_thread(action, target, _actor(interaction))
@@ -351,8 +360,9 @@ async def corpus_show(interaction: discord.Interaction, name: str) -> None:
 
 async def _history_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     bot = _bot(interaction)
-    if not is_moderator(interaction, bot.settings.moderator_role_ids):  # removed names are moderators' business
-        return []
+    if refusal := moderator_refusal(interaction, bot.settings, "see the history of changes"):
+        # removed names are moderators' business; the one choice says why there are none
+        return [app_commands.Choice(name=render.clip(refusal, render.CHOICE_LIMIT), value="")]
     try:
         names = await asyncio.to_thread(bot.corpus.names, current, 25)
         names += [n for n in await asyncio.to_thread(bot.corpus.removed_names, current, 25) if n not in names]
@@ -366,11 +376,10 @@ async def _history_choices(interaction: discord.Interaction, current: str) -> li
 @corpus.command(name="history")
 @app_commands.describe(name="Only the changes to this document, current or removed (optional)")
 @app_commands.autocomplete(name=_history_choices)
+@moderator_only("see the history of changes")
 async def corpus_history(interaction: discord.Interaction, name: str | None = None) -> None:
     """Who changed which document, and when (moderators)."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, "see the history of changes"):
-        return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         entries = await asyncio.to_thread(bot.corpus.history, 20, name)
@@ -394,8 +403,6 @@ TEACH = "teach me"
 
 async def _lesson_work(interaction: discord.Interaction, work: Callable[[], str]) -> None:
     """A moderator's lesson change, run in a worker thread; its result or refusal is the private reply."""
-    if not await _moderator(interaction, TEACH):
-        return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         text = await asyncio.to_thread(work)
@@ -409,6 +416,7 @@ async def _lesson_work(interaction: discord.Interaction, work: Callable[[], str]
     question="The question, in one wording (close wordings get the same answer)",
     phrase="A few words of the passage that answers it, copied from the document",
 )
+@moderator_only(TEACH)
 async def teach_add(
     interaction: discord.Interaction,
     question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
@@ -427,6 +435,7 @@ async def teach_add(
 
 @teach.command(name="none")
 @app_commands.describe(question="A question the documents do not answer; close wordings are declined too")
+@moderator_only(TEACH)
 async def teach_none(
     interaction: discord.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
 ) -> None:
@@ -442,6 +451,7 @@ async def teach_none(
 
 @teach.command(name="remove")
 @app_commands.describe(id="The lesson's number (see /teach list)")
+@moderator_only(TEACH)
 async def teach_remove(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
     """Remove a lesson; the audit log keeps it."""
     bot = _bot(interaction)
@@ -454,11 +464,10 @@ async def teach_remove(interaction: discord.Interaction, id: app_commands.Range[
 
 
 @teach.command(name="list")
+@moderator_only("see the lessons")
 async def teach_list(interaction: discord.Interaction) -> None:
     """The lessons in force; flagged ones quote text their document no longer holds, and are not applied."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, "see the lessons"):
-        return
     await interaction.response.defer(ephemeral=True, thinking=True)
     index = bot.service.snapshot.index
     lessons, flagged = await asyncio.to_thread(lambda: (bot.lessons.lessons(), bot.lessons.flagged(index)))
@@ -467,11 +476,10 @@ async def teach_list(interaction: discord.Interaction) -> None:
 
 
 @teach.command(name="history")
+@moderator_only("see the lessons")
 async def teach_history(interaction: discord.Interaction) -> None:
     """Who taught and removed which lesson, and when."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, "see the lessons"):
-        return
     await interaction.response.defer(ephemeral=True, thinking=True)
     entries = await asyncio.to_thread(bot.lessons.history, 20)
     embed = render.lesson_history_embed(entries)
@@ -484,11 +492,10 @@ _QUESTION_ID = re.compile(r"^(?:more|feedback):(\d+)")
 @app_commands.context_menu(name="Fix this answer")
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
+@moderator_only(TEACH)
 async def fix_answer(interaction: discord.Interaction, message: discord.Message) -> None:
     """Moderators: choose the passage that should answer the question this answer is for."""
     bot = _bot(interaction)
-    if not await _moderator(interaction, TEACH):
-        return
     question = None
     me = interaction.client.user
     if me is not None and message.author.id == me.id:
@@ -516,9 +523,9 @@ def add_commands(tree: app_commands.CommandTree) -> None:
 
     @tree.error
     async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, NotModerator):  # the moderator rule (common.moderator_only): a private refusal
+            await _private(interaction, str(error))
+            return
         log.error("/%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
         text = "Something went wrong on my side; the moderators can find the details in the bot's log."
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await _private(interaction, text)

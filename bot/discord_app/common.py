@@ -5,6 +5,7 @@ way: client.py imports commands.py, commands.py imports views.py, and each of th
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ class Cooldowns:
         return True
 
 
+def wait_notice(retry_after: float) -> str:
+    """The private reply to someone pressing a button or drawing quotes faster than the cooldown allows."""
+    return f"That's a lot at once. Please wait {math.ceil(retry_after)} s and try again."
+
+
 class Bot(Protocol):
     """The client as commands.py and views.py see it (`interaction.client`); client.OnboardingBot is the one."""
 
@@ -71,6 +77,8 @@ class Bot(Protocol):
     corpus_progress: tuple[int, int] | None  # (done, total) of the reindex after a corpus change
     cooldowns: Cooldowns
     more_cooldowns: Cooldowns
+    quote_cooldowns: Cooldowns
+    feedback_cooldowns: Cooldowns
 
     @property
     def guilds(self) -> Sequence[discord.Guild]: ...
@@ -93,11 +101,50 @@ class Bot(Protocol):
     def cooldown_notice(self, retry_after: float) -> str: ...
 
 
-def is_moderator(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool:
-    """Manage Server permission, or one of MODERATOR_ROLE_IDS. Checked by the bot itself: `default_permissions` only
+class NotModerator(app_commands.CheckFailure):
+    """A moderator command, panel or button used by someone who is not a moderator here; the message is the private
+    reply, and nothing happens."""
+
+
+MODERATION_OFF = (
+    "Moderation from Discord is off for this bot: whoever runs it sets MODERATOR_GUILD_IDS (or DISCORD_GUILD_ID) "
+    "to the community's server to turn it on."
+)
+NOT_HOME = "Moderator commands work only in the community's own server; in this one no one is my moderator."
+
+
+def moderator_refusal(interaction: discord.Interaction, settings: Settings, action: str) -> str | None:
+    """None for a moderator, else the private reply saying why not.
+
+    A moderator is someone with Manage Server or one of MODERATOR_ROLE_IDS, in one of the community's own servers
+    (MODERATOR_GUILD_IDS, default DISCORD_GUILD_ID): an admin of any other server the bot was added to is not one,
+    since every server's answers come from the one corpus. Checked by the bot itself: `default_permissions` only
     hides a command in Discord's client."""
-    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
-        return False
-    if interaction.permissions.manage_guild:
+    home = settings.moderation_guild_ids
+    if not home:
+        return MODERATION_OFF
+    if interaction.guild_id is None or interaction.guild_id not in home:
+        return NOT_HOME
+    member = interaction.user
+    if isinstance(member, discord.Member) and (
+        interaction.permissions.manage_guild or any(role.id in settings.moderator_role_ids for role in member.roles)
+    ):
+        return None
+    return f"Only moderators can {action} (Manage Server permission or a moderator role)."
+
+
+def is_moderator(interaction: discord.Interaction, settings: Settings) -> bool:
+    return moderator_refusal(interaction, settings, "do that") is None
+
+
+def moderator_only(action: str) -> Callable[[T], T]:
+    """The one moderator rule for slash and context-menu commands: `@moderator_only("reindex")`. A refusal raises
+    NotModerator, which the command tree's error handler turns into a private reply."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        refusal = moderator_refusal(interaction, interaction.client.settings, action)  # type: ignore[attr-defined]
+        if refusal is not None:
+            raise NotModerator(refusal)
         return True
-    return any(role.id in role_ids for role in interaction.user.roles)
+
+    return app_commands.check(predicate)

@@ -21,7 +21,7 @@ import discord
 
 from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
-from bot.discord_app.common import Bot, is_moderator
+from bot.discord_app.common import Bot, moderator_refusal, wait_notice
 from bot.lessons import LessonError, candidates, passage_of
 from bot.retrieval import QuestionError, Result
 from bot.store import StoreError
@@ -104,6 +104,10 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"feedb
 
     async def callback(self, interaction: discord.Interaction) -> Any:
         bot = _bot(interaction)
+        wait = bot.feedback_cooldowns.retry_after(interaction.user.id)
+        if wait:  # every vote rewrites what the next questions read: a loop of presses is refused
+            await interaction.response.send_message(wait_notice(wait), ephemeral=True)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be busy: answer in time
         try:
             known = await bot._db(bot.store.record_feedback, self.question_id, interaction.user.id, self.helpful)
@@ -151,8 +155,8 @@ class ConfirmAdd(discord.ui.View):
         bot = _bot(interaction)
         if interaction.user.id != self.owner_id:
             text = "Only the moderator who uploaded this file can confirm it."
-        elif not is_moderator(interaction, bot.settings.moderator_role_ids):
-            text = "Only moderators can change the documents (Manage Server permission or a moderator role)."
+        elif refusal := moderator_refusal(interaction, bot.settings, "change the documents"):
+            text = refusal
         elif self.decided:
             text = "This preview was already answered."
         else:
@@ -258,8 +262,8 @@ class _ModeratorView(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner_id:
             text = "Only the moderator who opened this can use it."
-        elif not is_moderator(interaction, _bot(interaction).settings.moderator_role_ids):
-            text = "Only moderators can teach me (Manage Server permission or a moderator role)."
+        elif refusal := moderator_refusal(interaction, _bot(interaction).settings, "teach me"):
+            text = refusal
         else:
             return True
         await interaction.response.send_message(text, ephemeral=True)

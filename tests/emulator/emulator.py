@@ -141,6 +141,7 @@ class DiscordEmulator(StateMixin, GatewayMixin, MessagesMixin, CdnMixin, Command
         # Guild state.
         self.guild_id: int = self._snowflake()
         self.guild_ids: list[int] = [self.guild_id]  # every guild the bot is in, the first one first
+        self.left_guild_ids: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id}), in order
         self._guild_names: dict[int, str] = {self.guild_id: "Emulated Guild"}
         self.users: dict[int, dict] = {bot_id: self._bot_author}
         self._members: dict[int, dict] = {}  # the first guild's

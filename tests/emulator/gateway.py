@@ -92,8 +92,8 @@ class GatewayMixin:
 
     def _emit(self, event: str, data: dict, intent: int | None = None) -> None:
         """Dispatch to every session whose shard the event belongs to: a guild's (``guild_id``, or ``id`` for
-        GUILD_CREATE) to its shard, anything else (DMs, their interactions) to shard 0."""
-        guild = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+        GUILD_CREATE and GUILD_DELETE) to its shard, anything else (DMs, their interactions) to shard 0."""
+        guild = data.get("id") if event in ("GUILD_CREATE", "GUILD_DELETE") else data.get("guild_id")
         for session in list(self._sessions.values()):
             if intent is not None and not session.intents & intent:
                 continue

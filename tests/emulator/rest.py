@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .protocol import FLAG_EPHEMERAL, SENDABLE_FLAGS, DiscordAPIError, _json_response, _Upload
+from .protocol import FLAG_EPHEMERAL, INTENT_GUILDS, SENDABLE_FLAGS, DiscordAPIError, _json_response, _Upload
 from .validation import _FormErrors, _validate_message_form
 
 _CHANNEL_MESSAGES = re.compile(r"/channels/\d+/messages")
@@ -55,6 +55,7 @@ class RestMixin:
             ),
             ("GET", r"/guilds/{}/roles".format(snow.format("guild_id")), self._get_roles, True),
             ("GET", r"/guilds/{}/channels".format(snow.format("guild_id")), self._get_channels, True),
+            ("DELETE", r"/users/@me/guilds/" + snow.format("guild_id"), self._leave_guild, True),
         ]
         commands = r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands"
         table += [
@@ -362,6 +363,16 @@ class RestMixin:
         if member is None:
             raise DiscordAPIError(404, 10007, "Unknown Member")
         return member
+
+    async def _leave_guild(self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str) -> None:
+        """The bot leaves a guild: it is gone from ``guild_ids`` (``left_guild_ids`` records it) and its shard gets
+        GUILD_DELETE, as Discord sends a bot that left (no ``unavailable`` key)."""
+        self._check_guild(guild_id)
+        if int(guild_id) == self.guild_id:
+            raise DiscordAPIError(400, 50055, "Invalid Guild")  # the emulator's first guild holds its fixtures
+        self.guild_ids.remove(int(guild_id))
+        self.left_guild_ids.append(int(guild_id))
+        self._emit("GUILD_DELETE", {"id": guild_id}, INTENT_GUILDS)
 
     async def _get_roles(self, request: web.Request, body: Any, uploads: list[_Upload], guild_id: str) -> list:
         self._check_guild(guild_id)
