@@ -42,3 +42,13 @@ def test_bad_shard_settings_are_named(env: dict[str, str], message: str):
     with pytest.raises(ConfigError) as raised:
         Settings.from_env(env)
     assert str(raised.value) == message
+
+
+def test_moderation_is_at_home_only_and_off_without_a_home():
+    assert Settings.from_env({}).moderation_guild_ids == frozenset()
+    assert Settings.from_env({"DISCORD_GUILD_ID": "11"}).moderation_guild_ids == {11}
+    both = Settings.from_env({"DISCORD_GUILD_ID": "11", "MODERATOR_GUILD_IDS": "12, 13"})
+    assert both.moderation_guild_ids == {12, 13}
+    assert Settings.from_env({"ALLOWED_GUILD_IDS": "5,6"}).allowed_guild_ids == {5, 6}
+    with pytest.raises(ConfigError, match="MODERATOR_GUILD_IDS must be Discord IDs"):
+        Settings.from_env({"MODERATOR_GUILD_IDS": "my-server"})
