@@ -179,7 +179,9 @@ def passage_of(result: Result) -> str:
 
 def find_passage(index: PassageIndex, phrase: str) -> tuple[str, str]:
     """(document name, passage text) of the one passage holding `phrase` (case, quotes and spacing ignored): the
-    shortest window of the one paragraph that contains it. LessonError when no paragraph or several do."""
+    shortest window of the paragraph that contains it. Paragraphs whose shortest such windows read the same (a pull
+    quote and the sentence in the body) are one passage: the first is taught. LessonError when none holds it, or
+    several different passages do."""
     needle = comparable_text(phrase)
     if len(needle) < MIN_PHRASE_CHARS:
         raise LessonError(f"Give a phrase of at least {MIN_PHRASE_CHARS} characters from the passage.")
@@ -190,18 +192,29 @@ def find_passage(index: PassageIndex, phrase: str) -> tuple[str, str]:
             found.setdefault(comparable_text(para.text), (p, para.doc))
     if not found:
         raise LessonError(f"No passage contains “{_short(phrase)}”.")
-    if len(found) > 1:
-        names = sorted({index.documents[d]["name"] for _, d in found.values()})
+    best: dict[str, tuple[int, int]] = {}  # the shortest window holding the phrase, per paragraph -> (window, doc)
+    for p, d in found.values():
+        windows = [w for w in _windows_of(index, p) if needle in comparable_text(index.window_text(w))]
+        if windows:
+            window = min(windows, key=lambda w: len(index.window_text(w)))
+            best.setdefault(comparable_text(index.window_text(window)), (window, d))
+    if not best:
+        raise LessonError(f"“{_short(phrase)}” runs over more than one passage; give a shorter phrase.")
+    # the same words standing twice (a pull quote and the sentence in the body it repeats) are one passage
+    bare = [t.strip("\"' ") for t in best]
+    best = {
+        t: best[t]
+        for i, t in enumerate(best)
+        if not any(j < i and (bare[i] in bare[j] or bare[j] in bare[i]) for j in range(len(bare)))
+    }
+    if len(best) > 1:
+        names = sorted({index.documents[d]["name"] for _, d in best.values()})
         raise LessonError(
-            f"“{_short(phrase)}” is in {len(found)} passages ({', '.join(names[:3])}"
+            f"“{_short(phrase)}” is in {len(best)} passages ({', '.join(names[:3])}"
             f"{', …' if len(names) > 3 else ''}); give a longer phrase."
         )
-    p, d = next(iter(found.values()))
-    windows = [w for w in _windows_of(index, p) if needle in comparable_text(index.window_text(w))]
-    if not windows:
-        raise LessonError(f"“{_short(phrase)}” runs over more than one passage; give a shorter phrase.")
-    best = min(windows, key=lambda w: len(index.window_text(w)))
-    return index.documents[d]["name"], index.window_text(best)
+    window, d = next(iter(best.values()))  # the first in the index's order
+    return index.documents[d]["name"], index.window_text(window)
 
 
 def _windows_of(index: PassageIndex, p: int) -> range:

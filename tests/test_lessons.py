@@ -66,6 +66,15 @@ def test_a_taught_passage_comes_first_and_is_marked(retriever: Retriever, book: 
     ]
 
 
+def test_a_phrase_standing_twice_teaches_the_first_and_a_vague_one_is_refused(retriever: Retriever, book: LessonBook):
+    # the interview repeats this sentence as a pull quote right after the paragraph that says it
+    phrase = "curiosity is the door that everyone can open"
+    lesson = book.teach("is curiosity enough to get started?", "mod", retriever.index, phrase)
+    assert (lesson.passage or "").startswith("Secondly, curiosity is the door that everyone can open")
+    with pytest.raises(LessonError, match="give a longer phrase"):  # different passages still need a longer one
+        book.teach("what is kubernetes?", "mod", retriever.index, "Kubernetes")
+
+
 def test_no_answer_lessons_decline_close_wordings_only(retriever: Retriever, book: LessonBook):
     question = "how did jaice get into kubernetes?"
     assert retriever.answer(question).answered
