@@ -372,3 +372,41 @@ def test_a_reply_to_an_answer_is_answered_only_when_it_asks_something(service: A
             assert_clean(emulator)
 
     run(scenario)
+
+
+FOLLOW_UPS = (  # (question, reply to its answer, words its first quote holds): each reply alone is declined
+    ("How do shadows learn the release role?", "how long does it take?", "one cycle"),
+    ("When does the community meet?", "is that online?", "on video"),
+    ("What does every change need?", "how many do I need?", "one review"),
+)
+
+
+def test_a_reply_to_an_answer_is_asked_together_with_its_question(tmp_path: Path, embedder: Embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "community.md").write_text(
+        "# Community\n\n## Meetings\n\nThe community meets every Thursday at 17:00 UTC on video. The docs team meets "
+        "every Tuesday at 09:00 UTC instead.\n\n## Release team\n\nThe release team ships a new version every four "
+        "months. Shadows learn the role by pairing with a release lead for one cycle.\n\n## Asking\n\nLong questions "
+        "belong on the discussion forum. Every thread there is archived and searchable.\n\n## Reviews\n\nEvery "
+        "change needs one review from an owner.\n",
+        encoding="utf-8",
+    )
+    service = AnswerService(corpus, tmp_path / "index", embedder)
+    service.load(notify=lambda message: None)
+
+    async def scenario() -> None:
+        async with session(service, tmp_path / "bot.sqlite3", cooldown_seconds=0) as (emulator, _):
+            zed = emulator.add_user("zed")
+            for question, follow, expected in FOLLOW_UPS:
+                answer = await reply_to(
+                    emulator, await emulator.post_message("general", zed, mention(emulator, question))
+                )
+                reply = await emulator.post_message("general", zed, follow, reply_to=answer)
+                second = await reply_to(emulator, reply)
+                assert expected in second["embeds"][0]["description"].split("\n\n")[0], (follow, embed_text(second))
+                assert second["embeds"][0]["title"] == f"Q: {question} {follow}"
+                assert not service.ask(follow, 3).answered  # without the question it follows, nothing answers it
+            assert_clean(emulator)
+
+    run(scenario)

@@ -37,6 +37,8 @@ T = TypeVar("T")
 AUTO_ANSWER_MAX_CHARS = 1000
 WORKER_THREADS = 32
 TYPING_AFTER = 0.5  # seconds
+FOLLOW_UP_MAX_CHARS = 300  # of the earlier question asked together with a reply to its answer
+_QUESTION_ID = re.compile(r"^(?:more|feedback):(\d+)")
 
 
 class OnboardingBot(discord.Client):
@@ -278,6 +280,26 @@ class OnboardingBot(discord.Client):
         view = answer_view(asked.buttons_for) if asked.buttons_for else None
         return asked.embed, view
 
+    async def question_answered_by(self, message: discord.Message) -> str | None:
+        """The question one of the bot's answers answered: by the question id in its buttons, else (a declined answer
+        has none) from its title. None for any other message."""
+        if self.user is None or message.author.id != self.user.id:
+            return None
+        ids = [
+            int(m[1])
+            for row in message.components
+            for item in getattr(row, "children", [])
+            if (m := _QUESTION_ID.match(getattr(item, "custom_id", None) or ""))
+        ]
+        if ids:
+            question = await self._db(self.store.question_text, ids[0])
+            if question is not None:
+                return question
+        title = message.embeds[0].title if message.embeds else None
+        if title and title.startswith("Q: ") and not title.endswith("…"):
+            return title[3:]
+        return None
+
     def cooldown_notice(self, retry_after: float) -> str:
         return (
             f"You're asking faster than I can keep up with. Please wait {math.ceil(retry_after)} s and ask again "
@@ -293,12 +315,15 @@ class OnboardingBot(discord.Client):
             return  # joins, pins, "started a thread" notices and the like
         mention = re.compile(rf"<@!?{self.user.id}>")
         if message.guild is None:
-            await self._answer_message(message, mention.sub(" ", message.content), via="dm")
+            await self._answer_message(
+                message, await self._with_context(message, mention.sub(" ", message.content)), via="dm"
+            )
             return
         role = message.guild.self_role
         if mention.search(message.content) or (self.user in message.mentions and looks_like_question(message.content)):
             # a reply to one of the bot's answers mentions it too: a follow-up question is answered, "thanks" is not
-            await self._answer_message(message, mention.sub(" ", message.content), via="mention")
+            question = await self._with_context(message, mention.sub(" ", message.content))
+            await self._answer_message(message, question, via="mention")
         elif role is not None and role in message.role_mentions:
             # people often pick the bot's role from the @ menu instead of the bot itself; without the Message Content
             # intent Discord then sends no text
@@ -310,6 +335,18 @@ class OnboardingBot(discord.Client):
                 await self._send(message, content=hint, private=False)
         elif await self._is_auto_answer_post(message):
             await self._auto_answer(message)
+
+    async def _with_context(self, message: discord.Message, question: str) -> str:
+        """A reply to one of the bot's answers ("what about for docs?") is asked together with the question that
+        answer was for, so it is understood as a follow-up."""
+        reference = message.reference
+        replied = reference.resolved if reference is not None else None
+        if not isinstance(replied, discord.Message):
+            return question
+        earlier = await self.question_answered_by(replied)
+        if not earlier or not question.strip():
+            return question
+        return f"{render.clip(earlier, FOLLOW_UP_MAX_CHARS)} {question.strip()}"
 
     async def _answer_message(self, message: discord.Message, question: str, via: str) -> None:
         private = message.guild is None

@@ -486,9 +486,6 @@ async def teach_history(interaction: discord.Interaction) -> None:
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
 
 
-_QUESTION_ID = re.compile(r"^(?:more|feedback):(\d+)")
-
-
 @app_commands.context_menu(name="Fix this answer")
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
@@ -496,20 +493,7 @@ _QUESTION_ID = re.compile(r"^(?:more|feedback):(\d+)")
 async def fix_answer(interaction: discord.Interaction, message: discord.Message) -> None:
     """Moderators: choose the passage that should answer the question this answer is for."""
     bot = _bot(interaction)
-    question = None
-    me = interaction.client.user
-    if me is not None and message.author.id == me.id:
-        ids = [
-            int(m[1])
-            for row in message.components
-            for item in getattr(row, "children", [])
-            if (m := _QUESTION_ID.match(getattr(item, "custom_id", None) or ""))
-        ]
-        if ids:
-            question = await bot._db(bot.store.question_text, ids[0])
-        title = message.embeds[0].title if message.embeds else None
-        if question is None and title and title.startswith("Q: ") and not title.endswith("…"):
-            question = title[3:]  # a declined answer has no buttons; its title holds the whole question
+    question = await bot.question_answered_by(message)
     if question is None:
         text = "That is not one of my answers (or I no longer have its question); use /teach add instead."
         await interaction.response.send_message(text, ephemeral=True)

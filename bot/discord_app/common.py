@@ -100,6 +100,8 @@ class Bot(Protocol):
 
     def cooldown_notice(self, retry_after: float) -> str: ...
 
+    async def question_answered_by(self, message: discord.Message) -> str | None: ...
+
 
 class NotModerator(app_commands.CheckFailure):
     """A moderator command, panel or button used by someone who is not a moderator here; the message is the private
