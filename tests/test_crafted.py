@@ -33,8 +33,9 @@ FINISHES_WITHIN = 90
 
 INTRO = "Newcomers can ask questions in the forum at any time. "
 CRAFTED = {
-    "dots": INTRO + "." * MB + " The end of it all.\n",
-    "punctuation": INTRO + "!?.…" * (MB // 4) + " The end of it all.\n",
+    "dots": INTRO + "." * MB + "\n",  # a run of dots that no space follows: no sentence ends in it
+    "dots before a word": INTRO + "." * MB + "word and more words.\n",
+    "punctuation": INTRO + "!?.…" * (MB // 4) + "\n",
     "dots between words": INTRO + "a. " * (MB // 3) + "\n",
     "percent shortcodes": INTRO + "{{%" * (MB // 3) + "\n",
     "angle shortcodes": INTRO + "{{<" * (MB // 3) + "\n",
