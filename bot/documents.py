@@ -8,6 +8,7 @@ what a reader of the rendered page sees.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,11 +20,20 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+log = logging.getLogger(__name__)
+
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 MAX_FILE_BYTES = 5_000_000
+# A parse budget: one document is at most this many paragraphs and headings, so a crafted file (a million one-line
+# paragraphs) cannot hold a build or a preview for long. Large real documents hold a few thousand of each.
+MAX_PARAGRAPHS = 20_000
+MAX_HEADINGS = 5_000
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}", re.DOTALL)
+# Hugo shortcodes, {{< … >}} and {{% … %}}, are cut out by `_drop_shortcodes`: an opening mark, then the first closing
+# mark after it. (One lazy pattern for both read the rest of the text again from every unclosed opening mark.)
+_SHORTCODE_OPEN = re.compile(r"\{\{[<%]")
+_SHORTCODE_CLOSE = re.compile(r"[%>]\}\}")
 _ATTRIBUTION = re.compile(r"^[–—-]{1,2}\s*(?P<name>[^\W\d][\w .,'’-]{1,80})$")
 _MIN_WORDS = 4
 
@@ -168,11 +178,32 @@ def read_text(path: Path) -> tuple[str, str]:
 def load_document(path: Path, name: str | None = None) -> Document:
     name = name or path.name
     text, digest = read_text(path)
-    parse = parse_plain_text if path.suffix.lower() == ".txt" else parse_markdown
-    doc = parse(text, name)
+    doc = parse_text(text, name)
     if not doc.paragraphs:
         raise SkippedFileError("no quotable prose (only code, tables, links or very short lines)")
     return Document(**{**doc.__dict__, "digest": digest})
+
+
+def parse_text(text: str, name: str) -> Document:
+    """The document in `text` stored as `name` (.txt is plain text, anything else Markdown). Whatever goes wrong in
+    parsing one file is SkippedFileError saying why, so that the file is skipped and never stops a build."""
+    parse = parse_plain_text if name.lower().endswith(".txt") else parse_markdown
+    try:
+        return parse(text, name)
+    except SkippedFileError:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise SkippedFileError(f"too complex to read ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # a parser bug on one odd file: skip the file, keep the traceback for the log
+        log.warning("cannot parse %s", name, exc_info=True)
+        raise SkippedFileError(f"cannot be parsed ({exc.__class__.__name__})") from exc
+
+
+def _over_budget(paragraphs: int, headings: int) -> None:
+    if paragraphs > MAX_PARAGRAPHS:
+        raise SkippedFileError(f"too many paragraphs (over {MAX_PARAGRAPHS:,}); split it into smaller documents")
+    if headings > MAX_HEADINGS:
+        raise SkippedFileError(f"too many headings (over {MAX_HEADINGS:,}); split it into smaller documents")
 
 
 # --- plain text -------------------------------------------------------------------------------------------------
@@ -182,6 +213,7 @@ def parse_plain_text(text: str, name: str) -> Document:
     """Blank lines separate paragraphs; a short line without end punctuation standing alone is a heading."""
     blocks = [" ".join(line.strip() for line in block.splitlines()) for block in re.split(r"\n\s*\n", text)]
     blocks = [b for b in blocks if b.strip()]
+    _over_budget(len(blocks), 0)
     title = Path(name).stem.replace("-", " ").replace("_", " ").strip() or name
     if blocks and _looks_like_heading(blocks[0]):
         title = blocks.pop(0)
@@ -208,19 +240,70 @@ def _quotable(text: str) -> bool:
 _MARKDOWN = MarkdownIt("commonmark").enable("table")
 
 
+MAX_FRONT_MATTER_CHARS = 65_536  # a title, a URL, a description and a few words more; never a document's worth
+MAX_FRONT_MATTER_DEPTH = 16  # nesting of lists and mappings, which the bot never reads but must get through
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML for front matter, bounded: no anchors or aliases (a few hundred bytes of nested aliases expand to
+    gigabytes, "billion laughs"), and lists and mappings nested at most MAX_FRONT_MATTER_DEPTH deep (deeper ones
+    exhausted Python's recursion limit)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise SkippedFileError("front matter uses YAML anchors or aliases (&, *), which are not read")
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise SkippedFileError(f"front matter is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The front matter's YAML mapping and the text after it; SkippedFileError saying why front matter cannot be
+    read. Only its plain values (text and numbers) are ever used."""
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
+        raise SkippedFileError(
+            f"front matter is too long ({len(match.group(1)):,} characters; at most {MAX_FRONT_MATTER_CHARS:,})"
+        )
+    loader = _FrontMatterLoader(match.group(1))
     try:
-        meta = yaml.safe_load(match.group(1))
+        meta = loader.get_single_data()
     except yaml.YAMLError as exc:
         raise SkippedFileError(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    except (ValueError, RecursionError) as exc:  # a number too long to convert, for one
+        raise SkippedFileError(f"front matter cannot be read ({exc.__class__.__name__})") from exc
+    finally:
+        loader.dispose()
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise SkippedFileError("front matter is not a YAML mapping")
     return meta, text[match.end() :]
+
+
+def _drop_shortcodes(text: str) -> str:
+    """`text` without its Hugo shortcodes, in one pass: each search starts where the last one ended."""
+    kept: list[str] = []
+    pos = 0
+    while (opening := _SHORTCODE_OPEN.search(text, pos)) is not None:
+        closing = _SHORTCODE_CLOSE.search(text, opening.end())
+        if closing is None:  # no closing mark after this opening mark, so none after any later one either
+            break
+        kept.append(text[pos : opening.start()])
+        pos = closing.end()
+    kept.append(text[pos:])
+    return "".join(kept)
 
 
 def _meta_text(meta: dict[str, Any], *keys: str) -> str | None:
@@ -254,7 +337,7 @@ def authority_label(value: float) -> str:
 
 def parse_markdown(text: str, name: str) -> Document:
     meta, body = split_front_matter(text)
-    body = _SHORTCODE.sub("", body)
+    body = _drop_shortcodes(body)
     is_interview = str(meta.get("format", "")).strip().lower() == "interview"
     speaker = _meta_text(meta, "speaker", "author")
     title = _meta_text(meta, "title")
@@ -276,6 +359,7 @@ def parse_markdown(text: str, name: str) -> Document:
                 continue
             headings = [(lvl, txt) for lvl, txt in headings if lvl < block.level] + [(block.level, block.text)]
             all_headings.append(block.text)
+            _over_budget(len(paragraphs), len(all_headings))
             continue
         if block.kind in ("list", "code") and lead is not None:
             kind = "code" if block.kind == "code" else "item"
@@ -296,6 +380,7 @@ def parse_markdown(text: str, name: str) -> Document:
         elif is_interview and section:
             block_speaker = speaker
         paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code))
+        _over_budget(len(paragraphs), len(all_headings))
 
     paragraphs = [
         Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())))
@@ -403,11 +488,21 @@ def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         # images (badges), raw HTML and emphasis markers contribute no text
-    text = re.sub(r"[ \t]*\n[ \t]*", " ", "".join(parts)).strip()
+    text = _join_lines("".join(parts)).strip()
     text = re.sub(r"\(\s*\)", "", text).strip()
     if has_link and not re.search(r"\w", "".join(outside_link)):
         return None
     return _code_spans(text) if text else None
+
+
+def _join_lines(text: str) -> str:
+    """Line breaks with the spaces and tabs around them as one space, in linear time (the pattern
+    `[ \t]*\n[ \t]*` read a long run of spaces again from each of its positions)."""
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    inner = [line.strip(" \t") for line in lines[1:-1]]
+    return " ".join([lines[0].rstrip(" \t"), *inner, lines[-1].lstrip(" \t")])
 
 
 def _code_spans(marked: str) -> tuple[str, tuple[Span, ...]]:

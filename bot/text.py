@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
-# A sentence ends with terminal punctuation, optional closing quotes or brackets, then whitespace.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+)")
+# A sentence ends with terminal punctuation, optional closing quotes or brackets, then whitespace. Every pattern here
+# runs in linear time on any text: a match starts only where a run of its characters starts (the lookbehind) and its
+# runs are possessive (`++`, `*+`), so a long run of dots or punctuation is read once, not once per position in it.
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s)")
 # What may start the next sentence: a capital letter, an opening quote or bracket, or a markup-free symbol.
-_NEXT_START = re.compile(r"\s+([\"“‘(\[]?[A-Z\u00C0-\u00DE])")
+_NEXT_START = re.compile(r"\s++([\"“‘(\[]?[A-Z\u00C0-\u00DE])")
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc vs mr mrs ms dr prof sr jr st inc ltd co no fig approx cf al u.s a.m p.m".split()
 )
-_LAST_WORD = re.compile(r"([\w.]+)[.!?…]*[\"'”’)\]]*$")
+_LAST_WORD = re.compile(r"(?<![\w.])([\w.]++)[.!?…]*+[\"'”’)\]]*+$")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -27,7 +31,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         following = _NEXT_START.match(text, end)
         if not following:
             continue
-        if match.group().startswith(".") and _is_abbreviation(text[start:end]):
+        if match.group().startswith(".") and _is_abbreviation(text, start, end):
             continue
         spans.append((start, end))
         start = following.start(1)
@@ -36,8 +40,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
-def _is_abbreviation(sentence: str) -> bool:
-    word = _LAST_WORD.search(sentence)
+def _is_abbreviation(text: str, start: int, end: int) -> bool:
+    """Does text[start:end] end with an abbreviation ("e.g.", "Dr.", an initial)? Only its last run of non-space
+    characters is read: a sentence that an abbreviation keeps open is not read again for each abbreviation in it."""
+    first = end
+    while first > start and not text[first - 1].isspace():
+        first -= 1
+    word = _LAST_WORD.search(text[first:end])
     if not word:
         return False
     token = word.group(1).rstrip(".").lower()
@@ -58,12 +67,21 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"\w+")
 _ALIASES = {"k8s": "kubernetes"}
-_STEMMER = snowballstemmer.stemmer("english")
+# A snowball stemmer keeps the word it is working on in the object itself, so one shared by threads (the answering
+# workers and a build) mixes their words up or fails with IndexError: each thread gets its own.
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> Any:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    return _stemmer().stemWord(word)
 
 
 def search_tokens(text: str) -> list[str]:

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.errors import CorpusChangeError
-from bot.documents import Document, parse_markdown, parse_plain_text
+from bot.documents import Document, parse_text
 from bot.index import _chunk
 
 MAX_UPLOAD_BYTES = 1_000_000
 ALLOWED_SUFFIXES = (".md", ".txt", ".html", ".htm")
 MAX_NAME_CHARS = 100
+MAX_NAME_BYTES = 100  # in UTF-8, as the file system counts (most refuse names over 255 bytes): 25 emoji, say
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ def check_filename(filename: str) -> str:
         raise CorpusChangeError("The file name must not start or end with a space.")
     if len(filename) > MAX_NAME_CHARS:
         raise CorpusChangeError(f"The file name is too long ({len(filename)} characters; at most {MAX_NAME_CHARS}).")
+    if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
+        raise CorpusChangeError(
+            f"The file name is too long ({len(filename.encode('utf-8'))} bytes in UTF-8; at most {MAX_NAME_BYTES})."
+        )
     suffix = Path(filename).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         shown = f"{suffix!r} files are" if suffix else "Files without an extension are"
@@ -57,6 +62,14 @@ def check_size(size: int) -> None:
     """Refuse an upload over MAX_UPLOAD_BYTES, before it is read (Discord: attachment.size; CLI: the file's size)."""
     if size > MAX_UPLOAD_BYTES:
         raise CorpusChangeError(f"The file is too large ({size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}).")
+
+
+def check_converted_size(size: int) -> None:
+    """Refuse Markdown converted from HTML that is over MAX_UPLOAD_BYTES (escaping can double the text)."""
+    if size > MAX_UPLOAD_BYTES:
+        raise CorpusChangeError(
+            f"The file converted to Markdown is too large ({size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,})."
+        )
 
 
 def decode_text(data: bytes) -> str:
@@ -76,9 +89,8 @@ def decode_text(data: bytes) -> str:
 
 
 def parse_document(text: str, name: str) -> Document:
-    """The document the index would read from `text` stored as `name` (same dispatch as bot.documents)."""
-    parse = parse_plain_text if name.lower().endswith(".txt") else parse_markdown
-    return parse(text, name)
+    """The document the index would read from `text` stored as `name` (bot.documents' own dispatch)."""
+    return parse_text(text, name)
 
 
 def summarize(doc: Document, first: int = 3) -> _Summary:

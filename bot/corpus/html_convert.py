@@ -13,6 +13,7 @@ the code block. Each would need about as much code as this module to be as safe,
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import yaml
@@ -30,6 +31,11 @@ _VOID = frozenset("area base br col embed hr img input link meta param source tr
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&#])")
 _BLOCK_START = re.compile(r"^(\s*)([+\-=|~]|\d+[.)])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The conversion's time budget. Python 3.11's html.parser reads the rest of the page again for each unclosed "<a",
+# "<!--" or "</" at its end (fixed in later Pythons): 1 MB of them would take many minutes. A real page of 1 MB
+# converts in about a second.
+CONVERT_SECONDS = 10.0
+TOO_COMPLEX = "The HTML file is too complex to convert (many unclosed tags or comments); nothing was changed."
 
 
 def _escape(text: str) -> str:
@@ -51,8 +57,9 @@ def _safe_href(href: str | None) -> str | None:
 class _HtmlToMarkdown(HTMLParser):
     """Readable text of an HTML page as Markdown blocks: headings, paragraphs, list items, block quotes and code."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = CONVERT_SECONDS) -> None:
         super().__init__(convert_charrefs=True)
+        self._deadline = time.monotonic() + seconds
         self.blocks: list[str] = []
         self.title: str | None = None
         self.first_h1: str | None = None
@@ -70,7 +77,25 @@ class _HtmlToMarkdown(HTMLParser):
         self._links: list[str | None] = []  # open <a> elements: their safe href, or None (text kept, no link)
         self._hrefs: list[str] = []  # hrefs of the links in the current block, by number
 
+    def _in_time(self) -> None:
+        """Called for every piece the parser hands over, so a page that takes too long is refused while it runs."""
+        if time.monotonic() > self._deadline:
+            raise CorpusChangeError(TOO_COMPLEX)
+
+    def handle_comment(self, data: str) -> None:
+        self._in_time()
+
+    def handle_decl(self, decl: str) -> None:
+        self._in_time()
+
+    def handle_pi(self, data: str) -> None:
+        self._in_time()
+
+    def unknown_decl(self, data: str) -> None:
+        self._in_time()
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_time()
         if self._skip:
             if tag in _DROPPED:
                 self._skip += 1
@@ -112,6 +137,7 @@ class _HtmlToMarkdown(HTMLParser):
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        self._in_time()
         if self._skip:
             if tag in _DROPPED:
                 self._skip -= 1
@@ -144,6 +170,7 @@ class _HtmlToMarkdown(HTMLParser):
                 self._item = False
 
     def handle_data(self, data: str) -> None:
+        self._in_time()
         if self._skip:
             return
         if self._in_title:
@@ -179,9 +206,10 @@ class _HtmlToMarkdown(HTMLParser):
         self._flush()
 
 
-def html_to_markdown(text: str) -> str:
-    """Markdown for an HTML page, with a YAML front matter title; CorpusChangeError when it has no readable text."""
-    parser = _HtmlToMarkdown()
+def html_to_markdown(text: str, seconds: float = CONVERT_SECONDS) -> str:
+    """Markdown for an HTML page, with a YAML front matter title; CorpusChangeError when it has no readable text or
+    takes longer than `seconds` to convert."""
+    parser = _HtmlToMarkdown(seconds)
     parser.feed(text)
     parser.close()
     if not parser.blocks:

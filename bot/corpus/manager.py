@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.corpus.checks import check_filename, decode_text, parse_document, summarize
+from bot.corpus.checks import check_converted_size, check_filename, decode_text, parse_document, summarize
 from bot.corpus.errors import AlreadyExists, CorpusChangeError, UnknownDocument
 from bot.corpus.html_convert import html_to_markdown
 from bot.corpus.journal import Journal, _sha256
@@ -131,11 +131,11 @@ class CorpusManager(Journal):
         if Path(filename).suffix.lower() in (".html", ".htm"):
             text = html_to_markdown(text)
             data = text.encode("utf-8")
+            check_converted_size(len(data))
         try:
-            doc = parse_document(text, name)
+            summary = summarize(parse_document(text, name))
         except SkippedFileError as exc:
             raise CorpusChangeError(f"The file cannot be read: {exc}.") from exc
-        summary = summarize(doc)
         if not summary.passages:
             raise CorpusChangeError(
                 "The file has no quotable text (only code, tables, links or very short lines); nothing to add."

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.documents import Block, Document
+from bot.documents import Block, Document, SkippedFileError
 from bot.text import english_share, sentence_spans
 
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
@@ -22,6 +22,11 @@ CHUNKING = {
     # this far toward the vector of its "Title › Section" heading path (measured on the dev set, `make eval`)
     "heading_blend": 0.3,
 }
+
+
+# The rest of the parse budget (bot.documents caps paragraphs and headings): passages per document, each of which is
+# embedded by a build. Large real documents cut into a few thousand.
+MAX_PASSAGES = 60_000
 
 
 def unit_spans(text: str, max_chars: int = CHUNKING["max_unit_chars"]) -> list[tuple[int, int]]:
@@ -112,6 +117,8 @@ def _chunk(doc: Document) -> _Part:
         for first, length in windows_of(spans):
             windows.append((p, first, length))
             texts.append(para.text[spans[first][0] : spans[first + length - 1][1]])
+        if len(windows) > MAX_PASSAGES:
+            raise SkippedFileError(f"too many passages (over {MAX_PASSAGES:,}); split it into smaller documents")
     record = {
         "name": doc.name,
         "title": doc.title,
