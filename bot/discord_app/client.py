@@ -355,7 +355,8 @@ class OnboardingBot(discord.Client):
             pass
         try:  # the bot may not post there at all: answer the asker privately rather than not at all
             await message.author.send(
-                content=f"I can't post in #{getattr(message.channel, 'name', 'that channel')}, so here is my answer.",
+                content=f"I can't post in #{render.escape(getattr(message.channel, 'name', 'that channel'))}, so "
+                "here is my answer.",
                 **{k: v for k, v in kwargs.items() if k != "content"},
             )
         except discord.HTTPException as exc:

@@ -91,8 +91,8 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
     await interaction.response.defer(thinking=True)
     try:
         drawn = await asyncio.to_thread(bot.service.quote, topic, interaction.channel_id)
-    except NoQuoteError as exc:
-        await interaction.followup.send(str(exc))
+    except NoQuoteError as exc:  # it repeats the topic asked for: shown as written, never as a link
+        await interaction.followup.send(render.escape(str(exc)), allowed_mentions=render.NO_PINGS)
         return
     await interaction.followup.send(embed=render.quote_embed(drawn), allowed_mentions=render.NO_PINGS)
 
@@ -140,7 +140,7 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "A reindex is already running (perhaps from the command line); try again when it's done."
     except (CorpusError, IndexError_, ModelError, OSError) as exc:
         log.warning("reindex failed: %s", exc)
-        text = f"Reindex failed: {exc}\nThe previous index is still answering questions."
+        text = f"Reindex failed: {render.escape(str(exc))}\nThe previous index is still answering questions."
     except Exception:
         log.exception("reindex failed after %.1f s", time.monotonic() - started)
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
@@ -218,8 +218,9 @@ def _actor(interaction: discord.Interaction) -> str:
 
 
 async def _private(interaction: discord.Interaction, text: str) -> None:
-    """A short private reply, as the response or (after a deferral) the followup; never pings."""
-    text = render.clip(text, render.CONTENT_LIMIT)
+    """A short private reply, as the response or (after a deferral) the followup; never pings. It often repeats what
+    someone typed (a question, a phrase, a document name), so all of it is shown as written."""
+    text = render.clip(render.escape(text), render.CONTENT_LIMIT)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
     else:
@@ -502,7 +503,7 @@ async def fix_answer(interaction: discord.Interaction, message: discord.Message)
             question = await bot._db(bot.store.question_text, ids[0])
         title = message.embeds[0].title if message.embeds else None
         if question is None and title and title.startswith("Q: ") and not title.endswith("…"):
-            question = title[3:]  # a declined answer has no buttons; its title holds the whole question
+            question = render.unescape(title[3:])  # a declined answer has no buttons; its title holds the question
     if question is None:
         text = "That is not one of my answers (or I no longer have its question); use /teach add instead."
         await interaction.response.send_message(text, ephemeral=True)
