@@ -16,6 +16,7 @@ from bot.service import AnswerService
 from bot.store import Store
 from tests.conftest import CORPUS
 from tests.discord_helpers import EPHEMERAL, assert_clean, buttons, embed_text, mention, reply_to, run, session
+from tests.discord_markdown import render as discord_render
 from tests.emulator import DiscordEmulator
 
 # --- asking ----------------------------------------------------------------------------------------------------------
@@ -202,7 +203,8 @@ def test_everyone_and_role_mentions_never_ping(tmp_path: Path, embedder: Embedde
             question = f"@everyone <@&{role}> how does the release lead announce a release?"
             await emulator.post_message("general", user, mention(emulator, question))
             reply = await emulator.wait_for_message()
-            assert "@everyone and @here" in embed_text(reply)
+            shown = discord_render(embed_text(reply))  # as a Discord client shows it: the words, no mention
+            assert "@everyone and @here" in shown.visible and shown.mentions == []
             interaction = await emulator.invoke("ask", user, options={"question": question})
             await interaction.wait_response()
             await interaction.wait_followup()

@@ -297,7 +297,7 @@ class OnboardingBot(discord.Client):
                 return question
         title = message.embeds[0].title if message.embeds else None
         if title and title.startswith("Q: ") and not title.endswith("…"):
-            return title[3:]
+            return render.unescape(title[3:])  # a declined answer has no buttons; its title holds the question
         return None
 
     def cooldown_notice(self, retry_after: float) -> str:
@@ -421,7 +421,8 @@ class OnboardingBot(discord.Client):
             pass
         try:  # the bot may not post there at all: answer the asker privately rather than not at all
             await message.author.send(
-                content=f"I can't post in #{getattr(message.channel, 'name', 'that channel')}, so here is my answer.",
+                content=f"I can't post in #{render.escape(getattr(message.channel, 'name', 'that channel'))}, so "
+                "here is my answer.",
                 **{k: v for k, v in kwargs.items() if k != "content"},
             )
         except discord.HTTPException as exc:

@@ -94,8 +94,8 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
     await interaction.response.defer(thinking=True)
     try:
         drawn = await asyncio.to_thread(bot.service.quote, topic, interaction.channel_id)
-    except NoQuoteError as exc:
-        await interaction.followup.send(str(exc))
+    except NoQuoteError as exc:  # it repeats the topic asked for: shown as written, never as a link
+        await interaction.followup.send(render.escape(str(exc)), allowed_mentions=render.NO_PINGS)
         return
     await interaction.followup.send(embed=render.quote_embed(drawn), allowed_mentions=render.NO_PINGS)
 
@@ -153,7 +153,7 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "A reindex is already running (perhaps from the command line); try again when it's done."
     except (CorpusError, IndexError_, ModelError, OSError) as exc:
         log.warning("reindex failed: %s", exc)
-        text = f"Reindex failed: {without_paths(str(exc))}\nThe previous index is still answering questions."
+        text = f"Reindex failed: {render.escape(without_paths(str(exc)))}\nThe previous index is still answering questions."
     except Exception:
         log.exception("reindex failed after %.1f s", time.monotonic() - started)
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
@@ -228,8 +228,9 @@ def _actor(interaction: discord.Interaction) -> str:
 
 
 async def _private(interaction: discord.Interaction, text: str) -> None:
-    """A short private reply, as the response or (after a deferral) the followup; never pings."""
-    text = render.clip(text, render.CONTENT_LIMIT)
+    """A short private reply, as the response or (after a deferral) the followup; never pings. It often repeats what
+    someone typed (a question, a phrase, a document name), so all of it is shown as written."""
+    text = render.clip(render.escape(text), render.CONTENT_LIMIT)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=render.NO_PINGS)
     else:

@@ -3,11 +3,17 @@
 Limits (Discord API reference, "Embed limits" and "Create Message"): content 2000 characters; embed title 256,
 description 4096, field name 256, field value 1024, footer 2048, and 6000 for all of an embed's text together.
 Quotes go into embeds, which never notify anyone; every send also passes `allowed_mentions` none.
+
+Every text from a person or a document reaches Discord through `escape` (issue 21: nothing becomes a link or a ping
+that was not one); the bot's own formatting (bold, code, block quotes) is added around escaped text, never escaped
+text cut apart afterwards. Links come only from `masked_link` (a document's own link, http or https only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import urllib.parse
 from collections.abc import Sequence
 
 import discord
@@ -19,7 +25,6 @@ from bot.quotes import Quote
 from bot.retrieval import Answer, Result
 from bot.service import ReindexReport, Source
 from bot.store import Stats
-from bot.text import code_markup
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -45,46 +50,197 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-def block_quote(text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = ()) -> str:
-    """A Markdown block quote with Discord's own formatting characters escaped, so the words show as written;
-    commands and code as code; the `key` span (the sentence closest to the question) in bold when the quote holds
-    no code."""
+# --- escaping: one function for all text that is not the bot's own ------------------------------------------------
 
-    def escape(part: str) -> str:
-        return discord.utils.escape_markdown(part)
+# Characters that start Discord markdown anywhere in a line: bold, italics, underline, strikethrough, spoilers, code,
+# masked links, block quotes, and the angle brackets of mentions, channels, roles, timestamps and custom emoji. A
+# backslash before any symbol shows the symbol itself (Discord's escape rule), so escaping them changes nothing a
+# reader sees.
+_MARKUP = re.compile(r"[\\*_~`|\[\]<>]")
+# What starts a heading (#, ##, ###), subtext (-#), a list item (-, *, +, 1.) or a quote only at the start of a line.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_START = re.compile(rf"(?:^|(?<=[{_LINE_BREAKS}]))([^\S{_LINE_BREAKS}]*)(?:([#+-])|(\d+)([.)]))")
+# @everyone and @here (embeds never ping, but message content would show them highlighted); a colon that opens an
+# emoji shortcode such as :smile:.
+_EVERYONE = re.compile(r"@(?=(?:everyone|here)\b)", re.IGNORECASE)
+_EMOJI_OPEN = re.compile(r":(?=[^\s:]+:)")
+# Characters nobody sees that can hide or reorder text: zero-width spaces and joiners used to split words, bidi
+# overrides and isolates that reverse what follows, word joiners, invisible operators, soft hyphens, BOMs, Hangul
+# fillers. (ZWJ and ZWNJ stay: emoji sequences and several scripts need them.)
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0e\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+# A URL: a scheme, "://", then up to whitespace or a character that could close or open markdown (balanced
+# parentheses allowed, as in Wikipedia's addresses); punctuation at its end belongs to the sentence.
+_URL_CHAR = r"[^\s<>\[\]()|`\"\\{}]"
+_URL = re.compile(rf"(?i)\b[a-z][a-z0-9+.-]*://(?:{_URL_CHAR}|\({_URL_CHAR}*\))*")
+_URL_TAIL = ".,:;!?'*_~"
 
-    if code:
-        escaped = code_markup(text, code, escape)
-    elif key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
+
+def escape(text: str, *, keep_urls: bool = False) -> str:
+    """`text` as Discord shows it literally: every markdown character escaped with a backslash, so no link, mention,
+    emoji, heading, list, quote or formatting forms from it, alone or next to the bot's own markup; invisible
+    characters that hide or reorder text are dropped.
+
+    A URL in the text is shown whole. With `keep_urls` (a document's own words) an http(s) URL stays clickable, as
+    the autolink `<url>` that shows exactly where it goes; otherwise (anything a person typed: questions, names,
+    topics) every URL is inline code, which Discord never makes clickable."""
+    text = _INVISIBLE.sub("", text)
+    out: list[str] = []
+    pos = 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TAIL)
+        if "://" not in url or url.endswith("://"):
+            continue
+        out.append(_escape_words(text[pos : match.start()]))
+        clickable = keep_urls and url.lower().startswith(("http://", "https://"))
+        out.append(f"<{url}>" if clickable else f"`{url}`")
+        pos = match.start() + len(url)
+    out.append(_escape_words(text[pos:]))
+    return "".join(out)
+
+
+def _escape_words(text: str) -> str:
+    """Text without URLs, escaped; its start counts as the start of a line (escaping one too many is harmless)."""
+    text = _MARKUP.sub(r"\\\g<0>", text)
+    text = _EVERYONE.sub(r"\\@", text)
+    text = _EMOJI_OPEN.sub(r"\\:", text)
+
+    def line_start(match: re.Match[str]) -> str:
+        space, mark, number, dot = match.groups()
+        return f"{space}\\{mark}" if mark else f"{space}{number}\\{dot}"
+
+    return _LINE_START.sub(line_start, text)
+
+
+_UNESCAPE = re.compile(r"\\([^0-9A-Za-z\s])|`([^`]+)`|<([a-z][a-z0-9+.-]*://[^ >]+)>", re.IGNORECASE)
+
+
+def unescape(text: str) -> str:
+    """The text `escape` was given (less invisible characters), as a reader sees it: escapes, the code spans of URLs
+    and the brackets of autolinks removed."""
+    return _UNESCAPE.sub(lambda m: m[1] or m[2] or m[3], text)
+
+
+_DOMAIN = re.compile(r"(?i)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}")
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` when it is an absolute http(s) URL without credentials, percent-encoded so nothing in it can end a
+    masked link early; None for anything else (other schemes, relative paths, spaces, invisible characters)."""
+    if not url:
+        return None
+    url = url.strip()
+    if _INVISIBLE.search(url) or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+        if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.password:
+            return None
+        if "[" in parts.netloc:  # IPv6 literals: no community document links to one
+            return None
+        host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    netloc = host + (f":{port}" if port is not None else "")
+    keep = "/:?#&=+;,@!$*%~-._"
+    rest = urllib.parse.quote(urllib.parse.urlunsplit(("", "", parts.path, parts.query, parts.fragment)), safe=keep)
+    return f"{parts.scheme.lower()}://{netloc}{rest}"
+
+
+def masked_link(label: str, url: str | None) -> str:
+    """`[label](url)` for a document's own link: the label escaped, the URL through `safe_url`. A URL that is not
+    safe gives the escaped label alone; a label that names a web address other than the link's own (the classic
+    phishing mask) gives the label followed by the real address, so the reader sees where the link goes."""
+    target = safe_url(url)
+    shown = escape(" ".join(label.split()))
+    if target is None:
+        return shown
+    if not shown:
+        return f"<{target}>"
+    host = (urllib.parse.urlsplit(target).hostname or "").removeprefix("www.")
+    named = {d.lower().removeprefix("www.") for d in _DOMAIN.findall(label)}
+    if "://" in label or any(d != host and not host.endswith(f".{d}") for d in named):
+        return f"{shown} (<{target}>)"
+    return f"[{shown}]({target})"
+
+
+def _code_span(text: str) -> str:
+    """Inline code showing `text` literally, one span per line; no run of backticks inside can close it early."""
+    spans = []
+    for line in text.split("\n"):
+        if not line.strip():
+            spans.append(line)
+        elif "`" in line:
+            spans.append(f"`` {_break_backticks(line)} ``")
+        else:
+            spans.append(f"`{line}`")
+    return "\n".join(spans)
+
+
+def _break_backticks(text: str) -> str:
+    """No two backticks in a row (a zero-width space between them), so no code fence or span can close inside."""
+    return re.sub(r"`(?=`)", "`\u200b", text)
+
+
+def markup(
+    text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = (), *, keep_urls: bool = True
+) -> str:
+    """A document's text for Discord: escaped, its code as code (a span filling its own lines as a fenced block),
+    the `key` span in bold when the text holds no code. Each piece is escaped on its own and the markup added around
+    it, so no markup can form across the pieces."""
+    pieces: list[str] = []
+    pos = 0
+    for start, end in sorted(code):
+        if start < pos or end <= start:
+            continue
+        pieces.append(escape(text[pos:start], keep_urls=keep_urls))
+        piece = text[start:end]
+        whole_lines = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+        if whole_lines and (start > 0 or "\n" in piece):
+            pieces.append("```\n" + _break_backticks(piece) + "\n```")
+        else:
+            pieces.append(_code_span(piece))
+        pos = end
+    if not code and key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
         start, end = key
-        escaped = f"{escape(text[:start])}**{escape(text[start:end])}**{escape(text[end:])}"
-    else:
-        escaped = escape(text)
+        bold = escape(text[start:end], keep_urls=keep_urls)
+        pieces += [escape(text[:start], keep_urls=keep_urls), f"**{bold}**"]
+        pos = end
+    pieces.append(escape(text[pos:], keep_urls=keep_urls))
+    return "".join(pieces)
+
+
+def block_quote(text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = ()) -> str:
+    """A Markdown block quote of a document's text shown as written (`markup`): commands and code as code, the `key`
+    span (the sentence closest to the question) in bold when the quote holds no code."""
+    escaped = markup(text, key, code)
     return "\n".join(f"> {line}" if line.strip() else ">" for line in escaped.splitlines())
 
 
-def _link(title: str, url: str | None) -> str:
-    if not url:
-        return f"*{title}*"
-    safe = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    return f"[{title}]({safe})"
+def _source_link(title: str, url: str | None) -> str:
+    """A document's title, linked to the document's own http(s) address when it has one, else in italics."""
+    return masked_link(title, url) if safe_url(url) else f"*{escape(title)}*"
 
 
 def attribution(result: Result | Quote, limit: int = 300) -> str:
     """ "— Jaice Singer DuMars, answering “How did you…?”, in [Title](url)" or "— Title › Section"."""
 
-    def escape(text: str, length: int) -> str:
-        return discord.utils.escape_markdown(clip(text, length))
+    def shown(text: str, length: int) -> str:
+        return escape(clip(" ".join(text.split()), length), keep_urls=True)
 
     asked = getattr(result, "asked", None)
-    source = _link(escape(result.source, 120), getattr(result, "url", None))
-    speaker = escape(result.speaker, 80) if result.speaker else None
+    source = _source_link(clip(" ".join(result.source.split()), 120), getattr(result, "url", None))
+    speaker = shown(result.speaker, 80) if result.speaker else None
     if speaker and asked:
-        text = f"— {speaker}, answering “{escape(asked, 150)}”, in {source}"
+        text = f"— {speaker}, answering “{shown(asked, 150)}”, in {source}"
     elif speaker:
         text = f"— {speaker}, in {source}"
     else:
-        text = f"— {source}" + (f" › {escape(result.section, 150)}" if result.section else "")
+        text = f"— {source}" + (f" › {shown(result.section, 150)}" if result.section else "")
     return text if len(text) <= limit else clip(f"— {source}", limit)
 
 
@@ -106,7 +262,8 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     """The best quote as a block quote with its attribution, then further passages as fields."""
     results = answer.results[first:]
     best, more = results[0], results[1:]
-    embed = discord.Embed(colour=COLOUR, title=clip(title or f"Q: {answer.question}", TITLE_LIMIT))
+    heading = escape(title) if title else f"Q: {escape(answer.question)}"
+    embed = discord.Embed(colour=COLOUR, title=clip(heading, TITLE_LIMIT))
     embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT, best.code)
     for result in more:
         value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code)
@@ -130,12 +287,12 @@ def decline_embed(
     )
     if taught:
         text = "The moderators have noted that the documents I know don't answer this question, so I won't guess."
-    embed = discord.Embed(colour=DECLINE_COLOUR, title=clip(f"Q: {question}", TITLE_LIMIT), description=text)
+    embed = discord.Embed(colour=DECLINE_COLOUR, title=clip(f"Q: {escape(question)}", TITLE_LIMIT), description=text)
     if topics:
-        lines = "\n".join(f"• {clip(t, 200)}" for t in topics)
+        lines = "\n".join(f"• {_plain(t, 200)}" for t in topics)
         embed.add_field(name="Things I can answer, for example", value=clip(lines, FIELD_VALUE_LIMIT), inline=False)
     if sources:
-        names = "\n".join(f"• {clip(s.title, 200)}" for s in sources[:8])
+        names = "\n".join(f"• {_plain(s.title, 200)}" for s in sources[:8])
         embed.add_field(name="What I've read", value=clip(names, FIELD_VALUE_LIMIT), inline=False)
     return fit(embed)
 
@@ -150,9 +307,9 @@ def sources_embed(sources: Sequence[Source], ignored: int = 0) -> discord.Embed:
     embed = discord.Embed(colour=COLOUR, title="Documents I quote from")
     lines = []
     for s in sources:
-        name = _link(discord.utils.escape_markdown(clip(s.title, 150)), s.url)
+        name = _source_link(clip(" ".join(s.title.split()), 150), s.url)
         weight = f" · authority {authority_label(s.authority)}" if s.authority != 1.0 else ""
-        lines.append(f"{name}\n`{clip(s.name, 100)}` · {s.passages} passages · indexed {s.indexed_at}{weight}")
+        lines.append(f"{name}\n{_code(s.name)} · {s.passages} passages · indexed {_plain(s.indexed_at, 40)}{weight}")
     embed.description = clip("\n\n".join(lines) or "No documents are indexed.", DESCRIPTION_LIMIT)
     footer = f"{len(sources)} documents, {sum(s.passages for s in sources)} passages"
     if ignored:
@@ -173,7 +330,7 @@ def stats_embed(stats: Stats) -> discord.Embed:
         ("Answers readers found unhelpful", stats.unhelpful),
     ):
         if gaps:
-            lines = "\n".join(f"{g.count}× {discord.utils.escape_markdown(clip(g.question, 150))}" for g in gaps)
+            lines = "\n".join(f"{g.count}× {_plain(g.question, 150)}" for g in gaps)
             embed.add_field(name=name, value=clip(lines, FIELD_VALUE_LIMIT), inline=False)
     if not stats.gaps and stats.asked:
         embed.add_field(name="Gaps", value="Every question so far found an answer.", inline=False)
@@ -194,10 +351,10 @@ def reindex_summary(report: ReindexReport) -> str:
         )
     for label, names in (("Added", build.added), ("Changed", build.changed), ("Removed", build.removed)):
         if names:
-            lines.append(f"{label}: " + ", ".join(f"`{clip(n, 100)}`" for n in names))
+            lines.append(f"{label}: " + ", ".join(_code(n) for n in names))
     if build.skipped:
         lines.append(f"Skipped {len(build.skipped)}:")
-        lines += [f"• `{clip(s.name, 100)}`: {s.reason}" for s in build.skipped]
+        lines += [f"• {_code(s.name)}: {escape(s.reason)}" for s in build.skipped]
     return clip("\n".join(lines), CONTENT_LIMIT)
 
 
@@ -221,13 +378,13 @@ CORPUS_LIST_SHOWN = 40  # documents listed by /corpus list; the rest are counted
 
 
 def _plain(text: str, limit: int) -> str:
-    """User- or document-supplied text shown as written: clipped, Discord formatting escaped."""
-    return discord.utils.escape_markdown(clip(" ".join(text.split()), limit))
+    """User- or document-supplied text on one line, shown as written: clipped, then escaped."""
+    return escape(clip(" ".join(text.split()), limit))
 
 
 def _code(name: str) -> str:
-    """A file name in code style (a backtick in it would end the code span early)."""
-    return f"`{clip(name.replace('`', 'ˋ'), 100)}`"
+    """A file name in code style, on one line (a backtick in it would end the code span early)."""
+    return f"`{clip(' '.join(_INVISIBLE.sub('', name).split()).replace('`', 'ˋ'), 100) or '?'}`"
 
 
 def _count(number: int, word: str) -> str:
@@ -246,7 +403,7 @@ def _timestamp(at: float) -> str:
 def corpus_preview_embed(preview: Preview, uploaded_as: str) -> discord.Embed:
     """What `/corpus add` would do, before it does it."""
     verb = "Replace" if preview.replaces else "Add"
-    embed = discord.Embed(colour=COLOUR, title=clip(f"{verb} {preview.name}?", TITLE_LIMIT))
+    embed = discord.Embed(colour=COLOUR, title=clip(f"{verb} {escape(preview.name)}?", TITLE_LIMIT))
     lines = [
         f"**{_plain(preview.title, 200)}**",
         f"{_count(len(preview.sections), 'section')} · {_count(preview.paragraphs, 'paragraph')} · "
@@ -273,7 +430,7 @@ def corpus_list_embed(documents: Sequence[DocumentInfo]) -> discord.Embed:
     embed = discord.Embed(colour=COLOUR, title="Documents in the corpus")
     lines = []
     for doc in documents[:CORPUS_LIST_SHOWN]:
-        indexed = f" · indexed {doc.indexed_at}" if doc.indexed_at else " · not indexed yet"
+        indexed = f" · indexed {_plain(doc.indexed_at, 40)}" if doc.indexed_at else " · not indexed yet"
         lines.append(
             f"**{_plain(doc.title, 120)}**\n{_code(doc.name)} · {_count(doc.passages, 'passage')} · "
             f"{_size(doc.size)}{indexed}"
@@ -288,9 +445,8 @@ def corpus_list_embed(documents: Sequence[DocumentInfo]) -> discord.Embed:
 
 def corpus_document_embed(doc: DocumentInfo) -> discord.Embed:
     # Discord rejects an embed whose link is not absolute (front matter such as `url: /docs/page/` is common)
-    link = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else None
-    embed = discord.Embed(colour=COLOUR, title=clip(doc.title, TITLE_LIMIT), url=link)
-    indexed = doc.indexed_at or "not indexed yet"
+    embed = discord.Embed(colour=COLOUR, title=clip(escape(doc.title), TITLE_LIMIT), url=safe_url(doc.url))
+    indexed = _plain(doc.indexed_at, 40) if doc.indexed_at else "not indexed yet"
     embed.description = clip(
         f"{_code(doc.name)} · {_count(doc.passages, 'passage')} · {_size(doc.size)} · indexed {indexed}",
         DESCRIPTION_LIMIT,
@@ -306,14 +462,14 @@ def corpus_document_embed(doc: DocumentInfo) -> discord.Embed:
 
 
 def corpus_history_embed(entries: Sequence[AuditEntry], name: str | None = None) -> discord.Embed:
-    title = f"Changes to {clip(name, 100)}" if name else "Corpus changes"
+    title = f"Changes to {_plain(name, 100)}" if name else "Corpus changes"
     embed = discord.Embed(colour=COLOUR, title=clip(title, TITLE_LIMIT))
     lines = []
     for entry in entries:
         version = f" · old text kept as version {entry.version}" if entry.version else ""
         detail = f" · {_plain(entry.detail, 200)}" if entry.detail else ""
         lines.append(
-            f"{_timestamp(entry.at)} · {_plain(entry.actor, 80)} · **{entry.action}** {_code(entry.name)}"
+            f"{_timestamp(entry.at)} · {_plain(entry.actor, 80)} · **{_plain(entry.action, 40)}** {_code(entry.name)}"
             f"{version}{detail}"
         )
     embed.description = clip("\n".join(lines) or "No changes recorded yet.", DESCRIPTION_LIMIT)
@@ -352,7 +508,7 @@ def option_label(text: str, number: int | None = None) -> str:
 
 
 def teach_panel_embed(question: str, candidates: Sequence[Result]) -> discord.Embed:
-    embed = discord.Embed(colour=COLOUR, title=clip(f"Teach: {question}", TITLE_LIMIT))
+    embed = discord.Embed(colour=COLOUR, title=clip(f"Teach: {escape(question)}", TITLE_LIMIT))
     lines = [
         f"**{number}.** {_plain(passage_of(r), 200)}\n— {_plain(r.source, 80)}"
         for number, r in enumerate(candidates, start=1)
@@ -387,7 +543,7 @@ def lessons_embed(lessons: Sequence[Lesson], flagged: set[int]) -> discord.Embed
 def lesson_history_embed(entries: Sequence[LessonEntry]) -> discord.Embed:
     embed = discord.Embed(colour=COLOUR, title="Lessons taught and removed")
     lines = [
-        f"{_timestamp(e.at)} · {_plain(e.actor, 80)} · **{e.action}** #{e.lesson} · {_plain(e.detail, 300)}"
+        f"{_timestamp(e.at)} · {_plain(e.actor, 80)} · **{_plain(e.action, 40)}** #{e.lesson} · {_plain(e.detail, 300)}"
         for e in entries
     ]
     embed.description = clip("\n".join(lines) or "No lessons taught yet.", DESCRIPTION_LIMIT)

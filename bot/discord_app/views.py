@@ -199,13 +199,13 @@ class ConfirmAdd(discord.ui.View):
         try:
             change = work.result()
         except CorpusChangeError as exc:
-            text = str(exc)
+            text = render.escape(str(exc))
         except Exception:
             log.exception("/corpus add failed after %.1f s", time.monotonic() - started)
             text = "The change failed with an unexpected error (see the bot's log)."
         else:
             log.info("corpus change by %s: %s", actor, change.summary)
-            text = change.summary
+            text = render.escape(change.summary)
         with _logged("cannot show the result of /corpus add"):
             await interaction.edit_original_response(content=render.clip(text, render.CONTENT_LIMIT))
 
@@ -332,7 +332,8 @@ class TeachPanel(_ModeratorView):
         self.stop()
         answer = f"“{render.clip(lesson.passage, 300)}” ({lesson.document})" if lesson.passage else "no answer"
         text = f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → {answer}."
-        await interaction.response.edit_message(content=render.clip(text, render.CONTENT_LIMIT), embed=None, view=None)
+        content = render.clip(render.escape(text), render.CONTENT_LIMIT)
+        await interaction.response.edit_message(content=content, embed=None, view=None)
 
 
 async def open_teach_panel(interaction: discord.Interaction, question: str) -> None:
