@@ -153,7 +153,8 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "A reindex is already running (perhaps from the command line); try again when it's done."
     except (CorpusError, IndexError_, ModelError, OSError) as exc:
         log.warning("reindex failed: %s", exc)
-        text = f"Reindex failed: {render.escape(without_paths(str(exc)))}\nThe previous index is still answering questions."
+        reason = render.escape(without_paths(str(exc)))
+        text = f"Reindex failed: {reason}\nThe previous index is still answering questions."
     except Exception:
         log.exception("reindex failed after %.1f s", time.monotonic() - started)
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
