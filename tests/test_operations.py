@@ -70,6 +70,21 @@ def test_run_discord_with_a_bad_setting_exits_2_in_one_line():
     assert result.stderr.splitlines() == ["error: QUESTION_RETENTION_DAYS must be a number, not 'a month'"]
 
 
+def test_run_discord_exits_75_when_discord_cannot_be_reached_so_systemd_restarts_it(corpus_index_dir: Path):
+    """Status 2 means "fix a setting" (the unit does not restart on it); an unreachable Discord is worth a retry."""
+    env = clean_env(
+        DISCORD_TOKEN="x",
+        DISCORD_API_BASE="http://127.0.0.1:9/api/v10",  # the discard port: nothing listens there
+        CORPUS_DIR=str(CORPUS),
+        INDEX_DIR=str(corpus_index_dir),
+        ENCODER_DIR=str(Settings.encoder_dir),
+    )
+    result = bot("run", "--discord", env=env)
+    assert result.returncode == 75, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: cannot reach Discord at http://127.0.0.1:9/api/v10: ")
+    assert "Traceback" not in result.stderr
+
+
 # --- settings ---------------------------------------------------------------------------------------------------------
 
 
