@@ -39,6 +39,8 @@ class Settings:
     index_check_seconds: float = 5.0  # how often a serving process looks for a build another process swapped in
     moderator_guild_ids: frozenset[int] = frozenset()  # servers where moderator rules apply; empty: DISCORD_GUILD_ID
     allowed_guild_ids: frozenset[int] = frozenset()  # servers the bot stays in; empty: any server that adds it
+    data_dir: Path | None = None  # DATA_DIR: where the defaults of the paths above live instead of the checkout
+    question_retention_days: float | None = None  # questions older than this lose who asked and where; None: never
 
     @property
     def moderation_guild_ids(self) -> frozenset[int]:
@@ -91,15 +93,18 @@ class Settings:
         if len(guild) > 1:
             raise ConfigError("DISCORD_GUILD_ID must be a single server ID")
         shard_count, shard_ids = _shards(text("SHARD_COUNT"), text("SHARD_IDS"))
+        data = _data_dir(text("DATA_DIR"))
+        defaults = data_layout(data) if data is not None else CHECKOUT_LAYOUT
+        retention = number("QUESTION_RETENTION_DAYS", 0.0, 1.0, 36500.0) if text("QUESTION_RETENTION_DAYS") else None
         return cls(
-            corpus_dir=path("CORPUS_DIR", PROJECT_ROOT / "corpus"),
-            index_dir=path("INDEX_DIR", PROJECT_ROOT / "embeddings"),
+            corpus_dir=path("CORPUS_DIR", defaults["corpus_dir"]),
+            index_dir=path("INDEX_DIR", defaults["index_dir"]),
             embedding_model=text("EMBEDDING_MODEL") or None,
             discord_token=text("DISCORD_TOKEN") or None,
             log_level=level,
-            database=path("DATABASE_PATH", PROJECT_ROOT / "data" / "bot.sqlite3"),
-            archive_dir=path("ARCHIVE_DIR", PROJECT_ROOT / "data" / "corpus-archive"),
-            encoder_dir=path("ENCODER_DIR", PROJECT_ROOT / "embeddings" / "encoder"),
+            database=path("DATABASE_PATH", defaults["database"]),
+            archive_dir=path("ARCHIVE_DIR", defaults["archive_dir"]),
+            encoder_dir=path("ENCODER_DIR", defaults["encoder_dir"]),
             guild_id=next(iter(guild), None),
             moderator_role_ids=ids("MODERATOR_ROLE_IDS"),
             auto_answer_channel_ids=ids("AUTO_ANSWER_CHANNEL_IDS"),
@@ -113,7 +118,43 @@ class Settings:
             index_check_seconds=number("INDEX_CHECK_SECONDS", 5.0, 0.0, 3600.0),
             moderator_guild_ids=ids("MODERATOR_GUILD_IDS"),
             allowed_guild_ids=ids("ALLOWED_GUILD_IDS"),
+            data_dir=data,
+            question_retention_days=retention,
         )
+
+
+# Where each path setting points when it is not set: in the source checkout (no DATA_DIR, as it always was), or under
+# DATA_DIR, so a server keeps everything it writes outside the checkout (an upgrade replaces the checkout only).
+CHECKOUT_LAYOUT: dict[str, Path] = {
+    "corpus_dir": PROJECT_ROOT / "corpus",
+    "index_dir": PROJECT_ROOT / "embeddings",
+    "database": PROJECT_ROOT / "data" / "bot.sqlite3",
+    "archive_dir": PROJECT_ROOT / "data" / "corpus-archive",
+    "encoder_dir": PROJECT_ROOT / "embeddings" / "encoder",
+}
+SHIPPED_CORPUS = PROJECT_ROOT / "corpus"  # copied to DATA_DIR/corpus on first start, when that folder is absent
+
+
+def data_layout(data_dir: Path) -> dict[str, Path]:
+    """DATA_DIR/bot.sqlite3, corpus (the documents, moderators' uploads included), corpus-archive, index, encoder."""
+    return {
+        "corpus_dir": data_dir / "corpus",
+        "index_dir": data_dir / "index",
+        "database": data_dir / "bot.sqlite3",
+        "archive_dir": data_dir / "corpus-archive",
+        "encoder_dir": data_dir / "encoder",
+    }
+
+
+def _data_dir(value: str) -> Path | None:
+    if not value:
+        return None
+    data = Path(value).expanduser()
+    if not data.is_absolute():
+        raise ConfigError(f"DATA_DIR must be an absolute path, not {value!r}")
+    if data.exists() and not data.is_dir():
+        raise ConfigError(f"DATA_DIR {data} exists but is not a directory")
+    return data
 
 
 def _shards(count_text: str, ids_text: str) -> tuple[int | None, tuple[int, ...] | None]:

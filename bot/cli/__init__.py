@@ -42,6 +42,7 @@ from bot.cli.corpus import (
     describe_preview,
     recover_corpus,
 )
+from bot.cli.ops import _ops_parser
 from bot.cli.teach import _teach_parser, cmd_teach
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.corpus import CorpusChangeError
@@ -132,10 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     adapt.set_defaults(func=cmd_adapt)
 
     add("chat", "Talk to the bot in the terminal.").set_defaults(func=cmd_chat)
-    add("run", "Start the Discord bot (the terminal chat while no DISCORD_TOKEN is set).").set_defaults(func=cmd_run)
+    run = add("run", "Start the Discord bot (the terminal chat while no DISCORD_TOKEN is set).")
+    run.add_argument(
+        "--discord", action="store_true", help="the Discord bot or exit status 2, never the chat (for a service)"
+    )
+    run.set_defaults(func=cmd_run)
     add("sync", "Register the slash commands with Discord now (the bot also does it when they change).").set_defaults(
         func=cmd_sync
     )
     _corpus_parser(commands)
     _teach_parser(commands)
+    _ops_parser(commands)
     return parser

@@ -4,11 +4,12 @@ how answers, quotes and index reports are written for people."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.cli.common import UsageError, _notify, _paths, _ProgressBar
 from bot.cli.corpus import recover_corpus
@@ -22,6 +23,13 @@ from bot.lessons import LessonBook
 from bot.quotes import NoQuoteError, Quote, QuoteDrawer
 from bot.retrieval import Answer, QuestionError, Retriever, check_question
 from bot.text import code_markup, in_quotation_marks
+
+if TYPE_CHECKING:
+    from bot.service import AnswerService
+    from bot.store import Store
+
+PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"  # the bot's log lines when not on a terminal
+EXIT_UNREACHABLE = 75  # EX_TEMPFAIL: Discord could not be reached; a service manager should try again (exit 2 is final)
 
 # --- shared set-up ------------------------------------------------------------------------------------------------
 
@@ -143,6 +151,8 @@ def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.discord_token and args.discord:  # a service: never fall back to the chat (stdin is empty)
+        raise UsageError("DISCORD_TOKEN is not set, and --discord never starts the terminal chat (see .env.example)")
     if not settings.discord_token:
         _notify("No DISCORD_TOKEN is set, so this is the terminal chat. Set it in .env to run the Discord bot.")
         return cmd_chat(args, settings)
@@ -157,17 +167,22 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> int:
     """Start the Discord layer; only this path imports discord."""
-    import asyncio
-
     import discord
 
-    from bot.discord_app.client import start, sync_commands_only
+    from bot.discord_app.client import sync_commands_only
     from bot.service import AnswerService
     from bot.store import Store, StoreError
 
-    for handler in list(logging.root.handlers):  # discord.py's log format replaces the CLI's
+    for handler in list(logging.root.handlers):  # the bot's log format replaces the CLI's
         logging.root.removeHandler(handler)
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level or "INFO"), root=True)
+    level = getattr(logging, settings.log_level or "INFO")
+    if sys.stderr.isatty():  # a person at a terminal: discord.py's coloured lines
+        discord.utils.setup_logging(level=level, root=True)
+    else:  # journald, a pipe or a file: plain lines with the date (discord.py colours them in any Docker container)
+        plain = logging.StreamHandler(sys.stderr)
+        plain.setFormatter(logging.Formatter(PLAIN_LOG_FORMAT))
+        logging.root.addHandler(plain)
+        logging.root.setLevel(level)
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader narrates which CPU build it picked
     corpus_dir, index_dir = _paths(args, settings)
     try:
@@ -183,7 +198,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
         _notify("Starting the Discord bot (DISCORD_TOKEN is set); stop it with Ctrl-C.")
         with _ProgressBar() as bar:
             service.load(notify=_notify, progress=bar)
-        asyncio.run(start(settings, service, store))
+        asyncio.run(_serve(settings, service, store))
     except discord.LoginFailure:
         raise UsageError("Discord refused the token: check DISCORD_TOKEN (Developer Portal, Bot page)") from None
     except discord.PrivilegedIntentsRequired:
@@ -191,9 +206,24 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
             "Discord refused the Message Content intent that AUTO_ANSWER_CHANNEL_IDS needs: enable it in the "
             "Developer Portal (Bot → Privileged Gateway Intents) or clear AUTO_ANSWER_CHANNEL_IDS"
         ) from None
-    except OSError as exc:
-        raise UsageError(f"cannot reach Discord at {settings.api_base}: {exc}") from None
+    except OSError as exc:  # not a setting to fix: the network may be back in a minute, so a service restarts
+        print(f"error: cannot reach Discord at {settings.api_base}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return 0
+
+
+async def _serve(settings: Settings, service: AnswerService, store: Store) -> None:
+    """The Discord bot, and beside it the daily removal of old questions' user IDs (QUESTION_RETENTION_DAYS)."""
+    from bot.discord_app.client import start
+    from bot.retention import forget_daily
+
+    days = settings.question_retention_days
+    forgetting = asyncio.create_task(forget_daily(store, days), name="question-retention") if days else None
+    try:
+        await start(settings, service, store)
+    finally:
+        if forgetting is not None:
+            forgetting.cancel()
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

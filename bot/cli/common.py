@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.datadir import seed_corpus
 
 
 class UsageError(Exception):
@@ -21,6 +22,8 @@ def _with_paths(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _paths(args: argparse.Namespace, settings: Settings) -> tuple[Path, Path]:
+    if args.corpus is None:
+        seed_corpus(settings)  # DATA_DIR's first start: the shipped documents are copied there
     return (args.corpus or settings.corpus_dir), (args.index or settings.index_dir)
 
 
