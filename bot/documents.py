@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+HTML_SUFFIXES = (".html", ".htm")  # read from a source's repository (corpus uploads are converted to Markdown)
 MAX_FILE_BYTES = 5_000_000
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -57,6 +58,7 @@ class Paragraph:
     kind: str = "prose"  # prose | list | quote
     code: tuple[Span, ...] = ()  # offsets of inline code in `text`, shown as code
     follow: tuple[Block, ...] = ()  # for a paragraph ending with ":", the list or code it introduces
+    heading: int = -1  # the Markdown heading it is under, by number in `Document.headings` (-1: none, the page top)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Document:
     digest: str = ""
     about: str = ""  # title, description and headings: what the document is about, for ranking documents
     authority: float = 1.0  # front matter `authority`: how much a moderator trusts this document to answer
+    headings: tuple[str, ...] = ()  # every Markdown heading's text as a browser shows it, in order, for anchors
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,9 @@ def load_corpus(corpus_dir: Path) -> CorpusLoad:
     return result
 
 
-def read_text(path: Path) -> tuple[str, str]:
+def read_text(path: Path, html: bool = False) -> tuple[str, str]:
     """Return (text, sha256 of the bytes) for a corpus file, or raise SkippedFileError saying why not."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES + (HTML_SUFFIXES if html else ()):
         raise SkippedFileError(f"unsupported file type {path.suffix or '(none)'!r}; use .md or .txt")
     try:
         size = path.stat().st_size
@@ -165,11 +168,26 @@ def read_text(path: Path) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), hashlib.sha256(data).hexdigest()
 
 
-def load_document(path: Path, name: str | None = None) -> Document:
+def load_document(path: Path, name: str | None = None, authority: float | None = None, html: bool = False) -> Document:
+    """Parse one file. `authority` is what a document whose front matter sets none gets (its source's); `html`
+    reads HTML pages too (a source's)."""
     name = name or path.name
-    text, digest = read_text(path)
-    parse = parse_plain_text if path.suffix.lower() == ".txt" else parse_markdown
-    doc = parse(text, name)
+    text, digest = read_text(path, html)
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        from bot.corpus.errors import CorpusChangeError
+        from bot.corpus.html_convert import html_to_markdown
+
+        try:
+            text = html_to_markdown(text)
+        except CorpusChangeError as exc:
+            raise SkippedFileError("no readable text in the HTML") from exc
+    if suffix == ".txt":
+        doc = parse_plain_text(text, name)
+    else:
+        doc = parse_markdown(text, name, authority)
+        if suffix in HTML_SUFFIXES:  # an HTML page's anchors are its own ids, not its headings' slugs
+            doc = Document(**{**doc.__dict__, "headings": ()})
     if not doc.paragraphs:
         raise SkippedFileError("no quotable prose (only code, tables, links or very short lines)")
     return Document(**{**doc.__dict__, "digest": digest})
@@ -234,11 +252,11 @@ def _meta_text(meta: dict[str, Any], *keys: str) -> str | None:
 AUTHORITY_WORDS = {"high": 1.5, "normal": 1.0, "low": 0.5, "never": 0.0}
 
 
-def authority_of(meta: dict[str, Any]) -> float:
+def authority_of(meta: dict[str, Any], default: float = 1.0) -> float:
     """Front matter `authority`: high, normal, low or never, or a number from 0 to 2 (1 is normal)."""
     value = meta.get("authority")
     if value is None:
-        return 1.0
+        return default
     if isinstance(value, str) and value.strip().lower() in AUTHORITY_WORDS:
         return AUTHORITY_WORDS[value.strip().lower()]
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 2:
@@ -252,7 +270,7 @@ def authority_label(value: float) -> str:
     return names.get(value, f"{value:g}")
 
 
-def parse_markdown(text: str, name: str) -> Document:
+def parse_markdown(text: str, name: str, authority: float | None = None) -> Document:
     meta, body = split_front_matter(text)
     body = _SHORTCODE.sub("", body)
     is_interview = str(meta.get("format", "")).strip().lower() == "interview"
@@ -265,14 +283,23 @@ def parse_markdown(text: str, name: str) -> Document:
     description = _meta_text(meta, "description", "summary") or ""
     headings: list[tuple[int, str]] = []
     all_headings: list[str] = []
+    slugs: list[str] = []  # every heading as GitHub reads it for its anchor, the title's too
+    under = -1  # the heading the next paragraphs are under (-1: the top of the page)
     lead: int | None = None  # the paragraph ending with ":" whose list or code block may follow
     for block in _blocks(_MARKDOWN.parse(body)):
+        if block.kind in ("heading", "link-heading"):
+            slugs.append(block.slug_text)
+            under = len(slugs) - 1
+        if block.kind == "link-heading":  # a heading that is only a link: an anchor, never a section
+            continue
         if block.kind == "heading":
             lead = None
             if block.level == 1 and title is None:
                 title = block.text
+                under = -1
                 continue
             if block.level == 1 and block.text == title:
+                under = -1
                 continue
             headings = [(lvl, txt) for lvl, txt in headings if lvl < block.level] + [(block.level, block.text)]
             all_headings.append(block.text)
@@ -295,10 +322,10 @@ def parse_markdown(text: str, name: str) -> Document:
             block_speaker = block.attribution or (speaker if is_interview else None)
         elif is_interview and section:
             block_speaker = speaker
-        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code))
+        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code, heading=under))
 
     paragraphs = [
-        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())))
+        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())), p.heading)
         for i, p in enumerate(paragraphs)
         if _quotable(p.text) or follows.get(i)
     ]
@@ -312,17 +339,19 @@ def parse_markdown(text: str, name: str) -> Document:
         interviewer=_meta_text(meta, "interviewer"),
         is_interview=is_interview,
         about=" \n".join(dict.fromkeys(t for t in (title, description, *all_headings) if t)),
-        authority=authority_of(meta),
+        authority=authority_of(meta, 1.0 if authority is None else authority),
+        headings=tuple(slugs),
     )
 
 
 @dataclass
 class _Block:
-    kind: str  # heading | prose | list | quote | code
+    kind: str  # heading | link-heading (a heading that is only a link) | prose | list | quote | code
     text: str
     level: int = 0  # a heading's level; a list item's nesting depth (1 for a top-level item)
     attribution: str | None = None
     code: tuple[Span, ...] = ()
+    slug_text: str = ""  # a heading's text as the page shows it (code spans and link text kept, markup dropped)
 
 
 def _blocks(tokens: list[Token]) -> Iterator[_Block]:
@@ -351,10 +380,13 @@ def _blocks(tokens: list[Token]) -> Iterator[_Block]:
             previous = tokens[i - 1].type if i else ""
             rendered = render_inline(token)
             if rendered is None:
+                if previous == "heading_open":
+                    yield _Block("link-heading", "", level=int(tokens[i - 1].tag[1]), slug_text=heading_text(token))
                 continue
             text, code = rendered
             if previous == "heading_open":
-                yield _Block("heading", text, level=int(tokens[i - 1].tag[1]))
+                level = int(tokens[i - 1].tag[1])
+                yield _Block("heading", text, level=level, slug_text=heading_text(token))
             elif quote_lines is not None:
                 quote_lines.append(text)
             else:
@@ -372,6 +404,18 @@ def _quote_block(lines: list[str]) -> Iterator[_Block]:
 
 _CODE_OPEN, _CODE_CLOSE = "\ue000", "\ue001"  # private-use marks around inline code while the text is cleaned
 _CONTENTS_SEPARATOR = re.compile(r"\s*[-–—:]\s")
+
+
+def heading_text(token: Token) -> str:
+    """A heading's text as a browser shows it, which GitHub and GitLab make its anchor from: text, code spans and
+    link text, without images, raw HTML or emphasis marks."""
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+    return "".join(parts)
 
 
 def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:

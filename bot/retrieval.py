@@ -27,6 +27,7 @@ import numpy as np
 from bot.documents import Span
 from bot.embedding import TextEncoder
 from bot.index import PassageIndex
+from bot.index.roots import link_of
 from bot.passages import (
     ASKS_HOW,
     FIRST_PERSON,
@@ -101,7 +102,13 @@ class Result:
     code: tuple[tuple[int, int], ...] = ()  # offsets in `quote` of commands and code, to show as code
 
     def to_json(self) -> dict[str, object]:
-        return {"quote": self.quote, "source": self.source, "section": self.section, "score": round(self.score, 4)}
+        return {
+            "quote": self.quote,
+            "source": self.source,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -463,7 +470,7 @@ class Retriever:
             score=score,
             speaker=para.speaker,
             asked=section if doc["is_interview"] and para.section else None,
-            url=doc.get("url"),
+            url=link_of(doc, para.heading),
             document=doc["name"],
             paragraph=int(idx.window_para[w]),
             context=para.text,

@@ -32,6 +32,7 @@ from bot.index import (
     ensure_index,
     load_index,
 )
+from bot.index.roots import link_of
 from bot.lease import BuildLease
 from bot.lessons import LessonBook
 from bot.quotes import Quote, QuoteDrawer
@@ -307,7 +308,7 @@ def _sources(index: PassageIndex) -> list[Source]:
             title=doc["title"],
             passages=counts[d],
             indexed_at=indexed.get(doc["name"], built),
-            url=doc.get("url"),
+            url=link_of(doc),
             authority=float(doc.get("authority", 1.0)),
         )
         for d, doc in enumerate(index.documents)
