@@ -37,6 +37,12 @@ class Settings:
     shard_count: int | None = None  # None: one connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of shard_count
     index_check_seconds: float = 5.0  # how often a serving process looks for a build another process swapped in
+    sources_file: Path = PROJECT_ROOT / "sources.toml"  # git repositories to quote besides the corpus (absent: none)
+    sources_dir: Path = PROJECT_ROOT / "data" / "sources"  # their cache repositories and checkouts
+    sources_refresh_minutes: float = 0.0  # a running bot syncs the sources this often (0: only on /reindex)
+    sources_max_files: int = 20_000  # a source's commit with more files (or bytes) is not checked out
+    sources_max_bytes: int = 200 * 1024 * 1024
+    sources_git_timeout: float = 300.0  # seconds one git command may take
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +107,12 @@ class Settings:
             shard_count=shard_count,
             shard_ids=shard_ids,
             index_check_seconds=number("INDEX_CHECK_SECONDS", 5.0, 0.0, 3600.0),
+            sources_file=path("SOURCES_FILE", PROJECT_ROOT / "sources.toml"),
+            sources_dir=path("SOURCES_DIR", PROJECT_ROOT / "data" / "sources"),
+            sources_refresh_minutes=number("SOURCES_REFRESH_MINUTES", 0.0, 0.0, 7 * 24 * 60.0),
+            sources_max_files=int(number("SOURCES_MAX_FILES", 20_000, 1, 10_000_000)),
+            sources_max_bytes=int(number("SOURCES_MAX_MB", 200, 0.001, 100_000) * 1024 * 1024),
+            sources_git_timeout=number("SOURCES_GIT_TIMEOUT", 300.0, 1.0, 86400.0),
         )
 
 
