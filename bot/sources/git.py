@@ -199,7 +199,7 @@ def check_tree(spec: SourceSpec, cache: Path, commit: str, limits: Limits) -> No
         raise SyncError(f"{what} has {files:,} files, more than the limit of {limits.files:,}; it was not checked out.")
     if size > limits.bytes:
         raise SyncError(
-            f"{what} holds {size / 1e6:,.1f} MB of files, more than the limit of {limits.bytes / 1e6:,.0f} MB; "
+            f"{what} holds {size / 2**20:,.2f} MB of files, more than the limit of {limits.bytes / 2**20:.3g} MB; "
             "it was not checked out."
         )
     for path, obj in links:
