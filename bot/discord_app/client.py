@@ -26,6 +26,7 @@ from bot.discord_app import render
 from bot.discord_app.commands import add_commands
 from bot.discord_app.common import Asked, Cooldowns
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
+from bot.index import BuildBusy
 from bot.lessons import LessonBook, LessonError, TaughtDecline
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
@@ -88,6 +89,7 @@ class OnboardingBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         add_commands(self.tree)
         self._index_follower: asyncio.Task[None] | None = None
+        self._source_refresher: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         if not self.serving:
@@ -103,7 +105,25 @@ class OnboardingBot(discord.Client):
             await asyncio.to_thread(self.service.load)
         if self.settings.index_check_seconds > 0:
             self._index_follower = asyncio.create_task(self._follow_index(), name="follow-index")
+        if self.settings.sources_refresh_minutes > 0 and self.service.has_sources:
+            self._source_refresher = asyncio.create_task(self._refresh_sources(), name="refresh-sources")
         await self.sync_commands()
+
+    async def _refresh_sources(self) -> None:
+        """Every SOURCES_REFRESH_MINUTES, sync the git sources through the same path as /reindex."""
+        while True:
+            await asyncio.sleep(self.settings.sources_refresh_minutes * 60)
+            try:
+                report = await asyncio.to_thread(self.service.reindex)
+            except BuildBusy:
+                log.info("sources not refreshed: a reindex is already running")
+                continue
+            except Exception as exc:  # a failed build keeps the previous index; the schedule goes on
+                log.warning("scheduled sync of the sources failed: %s", exc)
+                continue
+            for error in report.sync.errors if report.sync else []:
+                log.warning("scheduled sync: %s", error)
+            log.info("scheduled sync of the sources done in %.1f s", report.build.seconds)
 
     async def _follow_index(self) -> None:
         """Every INDEX_CHECK_SECONDS, swap in a build another process (a /reindex on another shard, `python -m bot
@@ -116,8 +136,9 @@ class OnboardingBot(discord.Client):
                 log.exception("could not check the index directory for a new build")
 
     async def close(self) -> None:
-        if self._index_follower is not None:
-            self._index_follower.cancel()
+        for task in (self._index_follower, self._source_refresher):
+            if task is not None:
+                task.cancel()
         await super().close()
 
     async def recover_corpus(self) -> None:
@@ -140,7 +161,7 @@ class OnboardingBot(discord.Client):
             self.corpus_progress = (done, total)
 
         self.corpus_progress = None
-        return self.service.reindex(progress=progress)
+        return self.service.reindex(progress=progress, sync=False)  # a corpus change fetches nothing
 
     async def on_ready(self) -> None:
         log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))

@@ -101,9 +101,11 @@ async def quote(interaction: discord.Interaction, topic: app_commands.Range[str,
 async def sources(interaction: discord.Interaction) -> None:
     """The documents I quote from, with passage counts and when they were indexed."""
     bot = _bot(interaction)
-    await interaction.response.send_message(
-        embed=render.sources_embed(bot.service.sources(), len(bot.service.ignored())), ephemeral=True
-    )
+    embed = render.sources_embed(bot.service.sources(), len(bot.service.ignored()))
+    repositories = bot.service.repositories()
+    if repositories:  # the git sources: each with its commit and last sync
+        render.add_repositories(embed, repositories)
+    await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 @app_commands.command()
@@ -119,7 +121,12 @@ async def reindex(interaction: discord.Interaction) -> None:
             "A reindex is already running; questions are answered from the current index meanwhile.", ephemeral=True
         )
         return
-    await interaction.response.send_message("Reindexing… reading the documents.")
+    syncing = bot.service.has_sources
+    await interaction.response.send_message(
+        "Reindexing… syncing the git sources, then reading the documents."
+        if syncing
+        else "Reindexing… reading the documents."
+    )
     latest: list[tuple[int, int]] = []
     work = asyncio.create_task(asyncio.to_thread(bot.service.reindex, lambda done, total: latest.append((done, total))))
     shown: tuple[int, int] | None = None
@@ -146,6 +153,10 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
     else:
         text = render.reindex_summary(report)
+        if report.sync and report.sync.errors:  # told privately: which source failed and why
+            await interaction.followup.send(
+                render.clip("\n".join(report.sync.errors), render.CONTENT_LIMIT), ephemeral=True
+            )
     text = render.clip(text, render.CONTENT_LIMIT)
     try:
         await interaction.edit_original_response(content=text)
