@@ -28,6 +28,7 @@ eval-adapted: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_sources
 
 index: $(STAMP)
 	$(PY) -m bot index

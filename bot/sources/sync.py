@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.documents import CorpusError
 from bot.embedding import TextEncoder
 from bot.index import (
     BuildBusy,
@@ -176,6 +177,9 @@ def sync_sources(
                 report = build_index(
                     corpus_dir, index_dir, embedder, progress=progress, wait=wait, previous=previous, sources=roots
                 )
+        except CorpusError as exc:  # e.g. nothing to index because the only source failed: say why it failed
+            _tidy(setup.directory, served.values(), names | set(served))
+            raise CorpusError(" ".join([str(exc), *(r.error for r in results if r.error)])) from None
         except BaseException:
             _tidy(setup.directory, served.values(), names | set(served))
             raise
