@@ -7,12 +7,13 @@ work): the Discord layer calls it from worker threads. Nothing here imports `dis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,7 @@ class AnswerService:
     ) -> None:
         self.corpus_dir = corpus_dir
         self.sources_setup = sources  # git repositories synced by /reindex (and on a schedule) before it builds
+        self._local = threading.local()
         self.index_dir = index_dir
         self.encoder_dir = encoder_dir
         self.embedder = embedder
@@ -190,6 +192,15 @@ class AnswerService:
         # warm the model and the scoring path so the first real question is not the slow one
         self.snapshot.retriever.answer("How do I start contributing?")
 
+    @contextlib.contextmanager
+    def without_sync(self) -> Iterator[None]:
+        """Reindexes this thread runs meanwhile do not sync the sources (a corpus change's)."""
+        self._local.no_sync = True
+        try:
+            yield
+        finally:
+            self._local.no_sync = False
+
     @property
     def has_sources(self) -> bool:
         """Are there git sources to sync (listed in sources.toml, or still in the index until a sync drops them)?"""
@@ -207,7 +218,7 @@ class AnswerService:
         try:
             old = self._snapshot.index if self._snapshot else None
             synced = None
-            if sync and self.sources_setup is not None and self.has_sources:
+            if sync and not getattr(self._local, "no_sync", False) and self.sources_setup and self.has_sources:
                 synced = sync_sources(
                     self.sources_setup,
                     self.corpus_dir,

@@ -427,3 +427,18 @@ def test_the_command_line_syncs_lists_and_refuses_with_one_sentence(tmp_path: Pa
         f"error: {sources}, line 2: source name 'a b' is not plain: use letters, digits, '-', '_' or '.' "
         "(no '/' or spaces)."
     )
+
+
+def test_the_sources_settings_and_their_bad_values():
+    from bot.config import PROJECT_ROOT, ConfigError, Settings
+
+    defaults = Settings.from_env({})
+    assert defaults.sources_file == PROJECT_ROOT / "sources.toml"
+    assert defaults.sources_dir == PROJECT_ROOT / "data" / "sources"
+    assert (defaults.sources_refresh_minutes, defaults.sources_max_files) == (0.0, 20_000)
+    assert defaults.sources_max_bytes == 200 * 1024 * 1024
+    chosen = Settings.from_env({"SOURCES_REFRESH_MINUTES": "30", "SOURCES_MAX_MB": "5", "SOURCES_FILE": "/etc/s.toml"})
+    assert (chosen.sources_refresh_minutes, chosen.sources_max_bytes) == (30.0, 5 * 1024 * 1024)
+    assert chosen.sources_file == Path("/etc/s.toml")
+    with pytest.raises(ConfigError, match="SOURCES_REFRESH_MINUTES must be a number, not 'hourly'"):
+        Settings.from_env({"SOURCES_REFRESH_MINUTES": "hourly"})

@@ -161,7 +161,8 @@ class OnboardingBot(discord.Client):
             self.corpus_progress = (done, total)
 
         self.corpus_progress = None
-        return self.service.reindex(progress=progress, sync=False)  # a corpus change fetches nothing
+        with self.service.without_sync():  # a corpus change fetches nothing: the sources stay at their commits
+            return self.service.reindex(progress=progress)
 
     async def on_ready(self) -> None:
         log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))
