@@ -59,6 +59,7 @@ class Paragraph:
     code: tuple[Span, ...] = ()  # offsets of inline code in `text`, shown as code
     follow: tuple[Block, ...] = ()  # for a paragraph ending with ":", the list or code it introduces
     heading: int = -1  # the Markdown heading it is under, by number in `Document.headings` (-1: none, the page top)
+    links: tuple[tuple[int, int, str], ...] = ()  # offsets of each link's text in `text`, and its target as written
 
 
 @dataclass(frozen=True)
@@ -322,10 +323,12 @@ def parse_markdown(text: str, name: str, authority: float | None = None) -> Docu
             block_speaker = block.attribution or (speaker if is_interview else None)
         elif is_interview and section:
             block_speaker = speaker
-        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code, heading=under))
+        paragraphs.append(
+            Paragraph(block.text, section, block_speaker, block.kind, block.code, heading=under, links=block.links)
+        )
 
     paragraphs = [
-        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())), p.heading)
+        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())), p.heading, p.links)
         for i, p in enumerate(paragraphs)
         if _quotable(p.text) or follows.get(i)
     ]
@@ -352,6 +355,7 @@ class _Block:
     attribution: str | None = None
     code: tuple[Span, ...] = ()
     slug_text: str = ""  # a heading's text as the page shows it (code spans and link text kept, markup dropped)
+    links: tuple[LinkSpan, ...] = ()
 
 
 def _blocks(tokens: list[Token]) -> Iterator[_Block]:
@@ -378,19 +382,19 @@ def _blocks(tokens: list[Token]) -> Iterator[_Block]:
                 yield _Block("code", token.content.strip("\n"), level=list_depth)
         elif token.type == "inline" and not skip_depth:
             previous = tokens[i - 1].type if i else ""
-            rendered = render_inline(token)
+            rendered = render_inline_links(token)
             if rendered is None:
                 if previous == "heading_open":
                     yield _Block("link-heading", "", level=int(tokens[i - 1].tag[1]), slug_text=heading_text(token))
                 continue
-            text, code = rendered
+            text, code, links = rendered
             if previous == "heading_open":
                 level = int(tokens[i - 1].tag[1])
                 yield _Block("heading", text, level=level, slug_text=heading_text(token))
             elif quote_lines is not None:
                 quote_lines.append(text)
             else:
-                yield _Block("list" if list_depth else "prose", text, level=list_depth, code=code)
+                yield _Block("list" if list_depth else "prose", text, level=list_depth, code=code, links=links)
 
 
 def _quote_block(lines: list[str]) -> Iterator[_Block]:
@@ -403,6 +407,7 @@ def _quote_block(lines: list[str]) -> Iterator[_Block]:
 
 
 _CODE_OPEN, _CODE_CLOSE = "\ue000", "\ue001"  # private-use marks around inline code while the text is cleaned
+_LINK_OPEN, _LINK_CLOSE = "\ue002", "\ue003"  # and around a link's text
 _CONTENTS_SEPARATOR = re.compile(r"\s*[-–—:]\s")
 
 
@@ -418,7 +423,16 @@ def heading_text(token: Token) -> str:
     return "".join(parts)
 
 
+LinkSpan = tuple[int, int, str]  # offsets of a link's text, and where it leads (as written: maybe relative)
+
+
 def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
+    """Visible text of an inline token and the offsets of its inline code (see `render_inline_links`)."""
+    rendered = render_inline_links(token)
+    return None if rendered is None else rendered[:2]
+
+
+def render_inline_links(token: Token) -> tuple[str, tuple[Span, ...], tuple[LinkSpan, ...]] | None:
     """Visible text of an inline token and the offsets of its inline code; None for lines that are only links
     (tables of contents, link lists) and for contents entries ("[Your First Contribution](…) - things to know")."""
     parts: list[str] = []
@@ -426,12 +440,16 @@ def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
     link_depth = 0
     has_link = False
     children = [c for c in token.children or [] if not (c.type == "text" and not c.content.strip())]
+    targets: list[str] = []
     for n, child in enumerate(children):
         if child.type == "link_open":
             link_depth += 1
             has_link = True
+            parts.append(_LINK_OPEN)
+            targets.append(str(child.attrGet("href") or ""))
         elif child.type == "link_close":
             link_depth -= 1
+            parts.append(_LINK_CLOSE)
             after = children[n + 1] if n + 1 < len(children) else None
             first_link = children[0].type == "link_open" and link_depth == 0 and not outside_link
             if first_link and after is not None and after.type == "text" and _CONTENTS_SEPARATOR.match(after.content):
@@ -447,27 +465,49 @@ def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         # images (badges), raw HTML and emphasis markers contribute no text
-    text = re.sub(r"[ \t]*\n[ \t]*", " ", "".join(parts)).strip()
-    text = re.sub(r"\(\s*\)", "", text).strip()
+    marked = "".join(parts)
+    text = _tidy_inline(re.sub(f"[{_LINK_OPEN}{_LINK_CLOSE}]", "", marked))
     if has_link and not re.search(r"\w", "".join(outside_link)):
         return None
-    return _code_spans(text) if text else None
+    if not text:
+        return None
+    plain, code, _ = _code_spans(text)
+    linked, _, links = _code_spans(_tidy_inline(marked), targets)
+    # the marks can change how the text is tidied (a link's text at an end, an empty link in brackets): the text
+    # is then kept exactly as it is without them, and its links are not kept
+    return plain, code, links if linked == plain else ()
 
 
-def _code_spans(marked: str) -> tuple[str, tuple[Span, ...]]:
-    """Remove the inline-code marks, returning the plain text and where the code was."""
+def _tidy_inline(text: str) -> str:
+    text = re.sub(r"[ \t]*\n[ \t]*", " ", text).strip()
+    return re.sub(r"\(\s*\)", "", text).strip()
+
+
+def _code_spans(marked: str, targets: list[str] | None = None) -> tuple[str, tuple[Span, ...], tuple[LinkSpan, ...]]:
+    """Remove the inline-code and link marks, returning the plain text, where the code was and where each link's
+    text is with its target."""
     text: list[str] = []
     spans: list[Span] = []
+    links: list[LinkSpan] = []
+    pending = iter(targets or [])
     length = 0
     start = None
-    for piece in re.split(f"([{_CODE_OPEN}{_CODE_CLOSE}])", marked):
+    link_start: int | None = None
+    for piece in re.split(f"([{_CODE_OPEN}{_CODE_CLOSE}{_LINK_OPEN}{_LINK_CLOSE}])", marked):
         if piece == _CODE_OPEN:
             start = length
         elif piece == _CODE_CLOSE:
             if start is not None and length > start:
                 spans.append((start, length))
             start = None
+        elif piece == _LINK_OPEN:
+            link_start = length
+        elif piece == _LINK_CLOSE:
+            target = next(pending, "")
+            if link_start is not None and length > link_start and target:
+                links.append((link_start, length, target))
+            link_start = None
         else:
             text.append(piece)
             length += len(piece)
-    return "".join(text), tuple(spans)
+    return "".join(text), tuple(spans), tuple(links)

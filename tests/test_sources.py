@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from bot.index import build_index, current_build, load_index, read_manifest, roots_of
+from bot.index import Root, build_index, current_build, load_index, read_manifest, roots_of
 from bot.retrieval import Retriever
 from bot.sources import Limits, SourcesError, SourceSpec, SourcesSetup, load_sources, sync_sources
 from tests.test_cli import run
@@ -442,3 +442,38 @@ def test_the_sources_settings_and_their_bad_values():
     assert chosen.sources_file == Path("/etc/s.toml")
     with pytest.raises(ConfigError, match="SOURCES_REFRESH_MINUTES must be a number, not 'hourly'"):
         Settings.from_env({"SOURCES_REFRESH_MINUTES": "hourly"})
+
+
+def test_links_inside_a_quote_keep_absolute_targets_and_json_stays_plain(tmp_path: Path, fast_encoder):
+    checkout = tmp_path / "checkout"
+    (checkout / "guide").mkdir(parents=True)
+    (checkout / "guide" / "cla.md").write_text(
+        "# The CLA\n\n## Signing\n\nBefore your first pull request, read [the guide](../README.md), sign the "
+        "[CLA](https://cla.example.org/sign), see [below](#after-signing) and [the checks](/docs/checks) and "
+        "[ask us](mailto:help@example.org) or [a local path](C:notes).\n\n## After signing\n\nThe robot adds the "
+        "cncf-cla: yes label to your pull request within an hour.\n"
+    )
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    root = Root("community", checkout, link="https://github.com/kubernetes/community/blob/master/{path}")
+    build_index(corpus, tmp_path / "index", fast_encoder, sources=[root])
+    retriever = Retriever(load_index(tmp_path / "index"), fast_encoder)
+    result = retriever.answer("what must I sign before my first pull request?").results[0]
+    assert result.quote.startswith("Before your first pull request, read the guide, sign the CLA, see below")
+    page = "https://github.com/kubernetes/community/blob/master/guide/cla.md"
+    assert [(result.quote[a:b], target) for a, b, target in result.links] == [
+        ("the guide", "https://github.com/kubernetes/community/blob/master/README.md"),
+        ("CLA", "https://cla.example.org/sign"),
+        ("below", page + "#after-signing"),
+        ("the checks", "https://github.com/docs/checks"),
+        ("ask us", "mailto:help@example.org"),
+    ]  # "a local path" (C:notes) cannot be made a web address: it stays text
+    assert result.url == page + "#signing"
+    assert "](" not in json.dumps(result.to_json())  # --json: the quote as plain text
+    # a document with no page: a relative link cannot be made absolute, so only the absolute ones are kept
+    build_index(corpus, tmp_path / "other", fast_encoder, sources=[Root("community", checkout)])
+    other = Retriever(load_index(tmp_path / "other"), fast_encoder).answer("what must I sign before my first pull request?")
+    assert [target for _, _, target in other.results[0].links] == [
+        "https://cla.example.org/sign",
+        "mailto:help@example.org",
+    ]

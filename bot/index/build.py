@@ -217,6 +217,7 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
                     "code": [list(c) for c in p.code],
                     "follow": [_block_json(b) for b in p.follow],
                     "heading": p.heading,
+                    "links": [list(link) for link in p.links],
                 }
                 for p in paras
             ],

@@ -108,6 +108,7 @@ def _chunk(doc: Document) -> _Part:
                 "code": [list(c) for c in para.code],
                 "follow": [_block_json(b) for b in para.follow],
                 "heading": para.heading,
+                "links": [list(link) for link in para.links],
             }
         )
         for first, length in windows_of(spans):

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pathspec
 
@@ -145,3 +146,23 @@ def link_of(record: dict[str, Any], heading: int = -1) -> str | None:
     if 0 <= heading < len(marks) and marks[heading]:
         return f"{page}#{marks[heading]}"
     return str(page)
+
+
+def absolute_links(
+    record: dict[str, Any], links: tuple[tuple[int, int, str], ...], start: int, end: int
+) -> tuple[tuple[int, int, str], ...]:
+    """The links of a paragraph that fall in its text from `start` to `end`, as offsets in that stretch, each with
+    an absolute target: a relative one is resolved against the document's page (or front-matter url); one that
+    cannot be made absolute is left out (its text stays plain text)."""
+    base = record.get("url") or record.get("page")
+    kept = []
+    for a, b, target in links:
+        if a < start or b > end:
+            continue
+        target = target.strip()
+        if not urlsplit(target).scheme and base and str(base).startswith(("http://", "https://")):
+            target = urljoin(str(base), target)
+        if urlsplit(target).scheme not in ("http", "https", "mailto"):
+            continue  # relative with nothing to resolve it against, or a scheme no reader should follow
+        kept.append((a - start, b - start, target))
+    return tuple(kept)
