@@ -472,7 +472,8 @@ def test_links_inside_a_quote_keep_absolute_targets_and_json_stays_plain(tmp_pat
     assert "](" not in json.dumps(result.to_json())  # --json: the quote as plain text
     # a document with no page: a relative link cannot be made absolute, so only the absolute ones are kept
     build_index(corpus, tmp_path / "other", fast_encoder, sources=[Root("community", checkout)])
-    other = Retriever(load_index(tmp_path / "other"), fast_encoder).answer("what must I sign before my first pull request?")
+    other_retriever = Retriever(load_index(tmp_path / "other"), fast_encoder)
+    other = other_retriever.answer("what must I sign before my first pull request?")
     assert [target for _, _, target in other.results[0].links] == [
         "https://cla.example.org/sign",
         "mailto:help@example.org",
