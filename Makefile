@@ -47,6 +47,7 @@ eval-adapted: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_sources
 
 index: $(STAMP)
 	$(PY) -m bot index

@@ -41,6 +41,12 @@ class Settings:
     allowed_guild_ids: frozenset[int] = frozenset()  # servers the bot stays in; empty: any server that adds it
     data_dir: Path | None = None  # DATA_DIR: where the defaults of the paths above live instead of the checkout
     question_retention_days: float | None = None  # questions older than this lose who asked and where; None: never
+    sources_file: Path = PROJECT_ROOT / "sources.toml"  # git repositories to quote besides the corpus (absent: none)
+    sources_dir: Path = PROJECT_ROOT / "data" / "sources"  # their cache repositories and checkouts
+    sources_refresh_minutes: float = 0.0  # a running bot syncs the sources this often (0: only on /reindex)
+    sources_max_files: int = 20_000  # a source's commit with more files (or bytes) is not checked out
+    sources_max_bytes: int = 200 * 1024 * 1024
+    sources_git_timeout: float = 300.0  # seconds one git command may take
 
     @property
     def moderation_guild_ids(self) -> frozenset[int]:
@@ -120,6 +126,12 @@ class Settings:
             allowed_guild_ids=ids("ALLOWED_GUILD_IDS"),
             data_dir=data,
             question_retention_days=retention,
+            sources_file=path("SOURCES_FILE", PROJECT_ROOT / "sources.toml"),
+            sources_dir=path("SOURCES_DIR", defaults["sources_dir"]),
+            sources_refresh_minutes=number("SOURCES_REFRESH_MINUTES", 0.0, 0.0, 7 * 24 * 60.0),
+            sources_max_files=int(number("SOURCES_MAX_FILES", 20_000, 1, 10_000_000)),
+            sources_max_bytes=int(number("SOURCES_MAX_MB", 200, 0.001, 100_000) * 1024 * 1024),
+            sources_git_timeout=number("SOURCES_GIT_TIMEOUT", 300.0, 1.0, 86400.0),
         )
 
 
@@ -131,18 +143,21 @@ CHECKOUT_LAYOUT: dict[str, Path] = {
     "database": PROJECT_ROOT / "data" / "bot.sqlite3",
     "archive_dir": PROJECT_ROOT / "data" / "corpus-archive",
     "encoder_dir": PROJECT_ROOT / "embeddings" / "encoder",
+    "sources_dir": PROJECT_ROOT / "data" / "sources",
 }
 SHIPPED_CORPUS = PROJECT_ROOT / "corpus"  # copied to DATA_DIR/corpus on first start, when that folder is absent
 
 
 def data_layout(data_dir: Path) -> dict[str, Path]:
-    """DATA_DIR/bot.sqlite3, corpus (the documents, moderators' uploads included), corpus-archive, index, encoder."""
+    """DATA_DIR/bot.sqlite3, corpus (the documents, moderators' uploads included), corpus-archive, index, encoder, and
+    sources (the git sources' caches and checkouts)."""
     return {
         "corpus_dir": data_dir / "corpus",
         "index_dir": data_dir / "index",
         "database": data_dir / "bot.sqlite3",
         "archive_dir": data_dir / "corpus-archive",
         "encoder_dir": data_dir / "encoder",
+        "sources_dir": data_dir / "sources",
     }
 
 

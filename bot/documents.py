@@ -23,6 +23,7 @@ from markdown_it.token import Token
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+HTML_SUFFIXES = (".html", ".htm")  # read from a source's repository (corpus uploads are converted to Markdown)
 MAX_FILE_BYTES = 5_000_000
 # A parse budget: one document is at most this many paragraphs and headings, so a crafted file (a million one-line
 # paragraphs) cannot hold a build or a preview for long. Large real documents hold a few thousand of each.
@@ -67,6 +68,8 @@ class Paragraph:
     kind: str = "prose"  # prose | list | quote
     code: tuple[Span, ...] = ()  # offsets of inline code in `text`, shown as code
     follow: tuple[Block, ...] = ()  # for a paragraph ending with ":", the list or code it introduces
+    heading: int = -1  # the Markdown heading it is under, by number in `Document.headings` (-1: none, the page top)
+    links: tuple[tuple[int, int, str], ...] = ()  # offsets of each link's text in `text`, and its target as written
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Document:
     digest: str = ""
     about: str = ""  # title, description and headings: what the document is about, for ranking documents
     authority: float = 1.0  # front matter `authority`: how much a moderator trusts this document to answer
+    headings: tuple[str, ...] = ()  # every Markdown heading's text as a browser shows it, in order, for anchors
 
 
 @dataclass(frozen=True)
@@ -153,9 +157,9 @@ def load_corpus(corpus_dir: Path) -> CorpusLoad:
     return result
 
 
-def read_text(path: Path) -> tuple[str, str]:
+def read_text(path: Path, html: bool = False) -> tuple[str, str]:
     """Return (text, sha256 of the bytes) for a corpus file, or raise SkippedFileError saying why not."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES + (HTML_SUFFIXES if html else ()):
         raise SkippedFileError(f"unsupported file type {path.suffix or '(none)'!r}; use .md or .txt")
     try:
         size = path.stat().st_size
@@ -175,21 +179,36 @@ def read_text(path: Path) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), hashlib.sha256(data).hexdigest()
 
 
-def load_document(path: Path, name: str | None = None) -> Document:
+def load_document(path: Path, name: str | None = None, authority: float | None = None, html: bool = False) -> Document:
+    """Parse one file. `authority` is what a document whose front matter sets none gets (its source's); `html`
+    reads HTML pages too (a source's)."""
     name = name or path.name
-    text, digest = read_text(path)
-    doc = parse_text(text, name)
+    text, digest = read_text(path, html)
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        from bot.corpus.errors import CorpusChangeError
+        from bot.corpus.html_convert import html_to_markdown
+
+        try:
+            text = html_to_markdown(text)
+        except CorpusChangeError as exc:
+            raise SkippedFileError("no readable text in the HTML") from exc
+    doc = parse_text(text, name if suffix not in HTML_SUFFIXES else f"{name}.md", authority)
+    if suffix in HTML_SUFFIXES:  # an HTML page's anchors are its own ids, not its headings' slugs
+        doc = Document(**{**doc.__dict__, "name": name, "headings": ()})
     if not doc.paragraphs:
         raise SkippedFileError("no quotable prose (only code, tables, links or very short lines)")
     return Document(**{**doc.__dict__, "digest": digest})
 
 
-def parse_text(text: str, name: str) -> Document:
-    """The document in `text` stored as `name` (.txt is plain text, anything else Markdown). Whatever goes wrong in
-    parsing one file is SkippedFileError saying why, so that the file is skipped and never stops a build."""
-    parse = parse_plain_text if name.lower().endswith(".txt") else parse_markdown
+def parse_text(text: str, name: str, authority: float | None = None) -> Document:
+    """The document in `text` stored as `name` (.txt is plain text, anything else Markdown; `authority` is what a
+    Markdown document whose front matter sets none gets). Whatever goes wrong in parsing one file is
+    SkippedFileError saying why, so that the file is skipped and never stops a build."""
     try:
-        return parse(text, name)
+        if name.lower().endswith(".txt"):
+            return parse_plain_text(text, name)
+        return parse_markdown(text, name, authority)
     except SkippedFileError:
         raise
     except (RecursionError, MemoryError) as exc:
@@ -317,11 +336,11 @@ def _meta_text(meta: dict[str, Any], *keys: str) -> str | None:
 AUTHORITY_WORDS = {"high": 1.5, "normal": 1.0, "low": 0.5, "never": 0.0}
 
 
-def authority_of(meta: dict[str, Any]) -> float:
+def authority_of(meta: dict[str, Any], default: float = 1.0) -> float:
     """Front matter `authority`: high, normal, low or never, or a number from 0 to 2 (1 is normal)."""
     value = meta.get("authority")
     if value is None:
-        return 1.0
+        return default
     if isinstance(value, str) and value.strip().lower() in AUTHORITY_WORDS:
         return AUTHORITY_WORDS[value.strip().lower()]
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 2:
@@ -335,7 +354,7 @@ def authority_label(value: float) -> str:
     return names.get(value, f"{value:g}")
 
 
-def parse_markdown(text: str, name: str) -> Document:
+def parse_markdown(text: str, name: str, authority: float | None = None) -> Document:
     meta, body = split_front_matter(text)
     body = _drop_shortcodes(body)
     is_interview = str(meta.get("format", "")).strip().lower() == "interview"
@@ -348,14 +367,23 @@ def parse_markdown(text: str, name: str) -> Document:
     description = _meta_text(meta, "description", "summary") or ""
     headings: list[tuple[int, str]] = []
     all_headings: list[str] = []
+    slugs: list[str] = []  # every heading as GitHub reads it for its anchor, the title's too
+    under = -1  # the heading the next paragraphs are under (-1: the top of the page)
     lead: int | None = None  # the paragraph ending with ":" whose list or code block may follow
     for block in _blocks(_MARKDOWN.parse(body)):
+        if block.kind in ("heading", "link-heading"):
+            slugs.append(block.slug_text)
+            under = len(slugs) - 1
+        if block.kind == "link-heading":  # a heading that is only a link: an anchor, never a section
+            continue
         if block.kind == "heading":
             lead = None
             if block.level == 1 and title is None:
                 title = block.text
+                under = -1
                 continue
             if block.level == 1 and block.text == title:
+                under = -1
                 continue
             headings = [(lvl, txt) for lvl, txt in headings if lvl < block.level] + [(block.level, block.text)]
             all_headings.append(block.text)
@@ -379,11 +407,13 @@ def parse_markdown(text: str, name: str) -> Document:
             block_speaker = block.attribution or (speaker if is_interview else None)
         elif is_interview and section:
             block_speaker = speaker
-        paragraphs.append(Paragraph(block.text, section, block_speaker, block.kind, block.code))
+        paragraphs.append(
+            Paragraph(block.text, section, block_speaker, block.kind, block.code, heading=under, links=block.links)
+        )
         _over_budget(len(paragraphs), len(all_headings))
 
     paragraphs = [
-        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())))
+        Paragraph(p.text, p.section, p.speaker, p.kind, p.code, tuple(follows.get(i, ())), p.heading, p.links)
         for i, p in enumerate(paragraphs)
         if _quotable(p.text) or follows.get(i)
     ]
@@ -397,17 +427,20 @@ def parse_markdown(text: str, name: str) -> Document:
         interviewer=_meta_text(meta, "interviewer"),
         is_interview=is_interview,
         about=" \n".join(dict.fromkeys(t for t in (title, description, *all_headings) if t)),
-        authority=authority_of(meta),
+        authority=authority_of(meta, 1.0 if authority is None else authority),
+        headings=tuple(slugs),
     )
 
 
 @dataclass
 class _Block:
-    kind: str  # heading | prose | list | quote | code
+    kind: str  # heading | link-heading (a heading that is only a link) | prose | list | quote | code
     text: str
     level: int = 0  # a heading's level; a list item's nesting depth (1 for a top-level item)
     attribution: str | None = None
     code: tuple[Span, ...] = ()
+    slug_text: str = ""  # a heading's text as the page shows it (code spans and link text kept, markup dropped)
+    links: tuple[LinkSpan, ...] = ()
 
 
 def _blocks(tokens: list[Token]) -> Iterator[_Block]:
@@ -434,16 +467,19 @@ def _blocks(tokens: list[Token]) -> Iterator[_Block]:
                 yield _Block("code", token.content.strip("\n"), level=list_depth)
         elif token.type == "inline" and not skip_depth:
             previous = tokens[i - 1].type if i else ""
-            rendered = render_inline(token)
+            rendered = render_inline_links(token)
             if rendered is None:
+                if previous == "heading_open":
+                    yield _Block("link-heading", "", level=int(tokens[i - 1].tag[1]), slug_text=heading_text(token))
                 continue
-            text, code = rendered
+            text, code, links = rendered
             if previous == "heading_open":
-                yield _Block("heading", text, level=int(tokens[i - 1].tag[1]))
+                level = int(tokens[i - 1].tag[1])
+                yield _Block("heading", text, level=level, slug_text=heading_text(token))
             elif quote_lines is not None:
                 quote_lines.append(text)
             else:
-                yield _Block("list" if list_depth else "prose", text, level=list_depth, code=code)
+                yield _Block("list" if list_depth else "prose", text, level=list_depth, code=code, links=links)
 
 
 def _quote_block(lines: list[str]) -> Iterator[_Block]:
@@ -456,10 +492,32 @@ def _quote_block(lines: list[str]) -> Iterator[_Block]:
 
 
 _CODE_OPEN, _CODE_CLOSE = "\ue000", "\ue001"  # private-use marks around inline code while the text is cleaned
+_LINK_OPEN, _LINK_CLOSE = "\ue002", "\ue003"  # and around a link's text
 _CONTENTS_SEPARATOR = re.compile(r"\s*[-–—:]\s")
 
 
+def heading_text(token: Token) -> str:
+    """A heading's text as a browser shows it, which GitHub and GitLab make its anchor from: text, code spans and
+    link text, without images, raw HTML or emphasis marks."""
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+LinkSpan = tuple[int, int, str]  # offsets of a link's text, and where it leads (as written: maybe relative)
+
+
 def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
+    """Visible text of an inline token and the offsets of its inline code (see `render_inline_links`)."""
+    rendered = render_inline_links(token)
+    return None if rendered is None else rendered[:2]
+
+
+def render_inline_links(token: Token) -> tuple[str, tuple[Span, ...], tuple[LinkSpan, ...]] | None:
     """Visible text of an inline token and the offsets of its inline code; None for lines that are only links
     (tables of contents, link lists) and for contents entries ("[Your First Contribution](…) - things to know")."""
     parts: list[str] = []
@@ -467,12 +525,16 @@ def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
     link_depth = 0
     has_link = False
     children = [c for c in token.children or [] if not (c.type == "text" and not c.content.strip())]
+    targets: list[str] = []
     for n, child in enumerate(children):
         if child.type == "link_open":
             link_depth += 1
             has_link = True
+            parts.append(_LINK_OPEN)
+            targets.append(str(child.attrGet("href") or ""))
         elif child.type == "link_close":
             link_depth -= 1
+            parts.append(_LINK_CLOSE)
             after = children[n + 1] if n + 1 < len(children) else None
             first_link = children[0].type == "link_open" and link_depth == 0 and not outside_link
             if first_link and after is not None and after.type == "text" and _CONTENTS_SEPARATOR.match(after.content):
@@ -488,11 +550,17 @@ def render_inline(token: Token) -> tuple[str, tuple[Span, ...]] | None:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         # images (badges), raw HTML and emphasis markers contribute no text
-    text = _join_lines("".join(parts)).strip()
-    text = re.sub(r"\(\s*\)", "", text).strip()
+    marked = "".join(parts)
+    text = _tidy_inline(re.sub(f"[{_LINK_OPEN}{_LINK_CLOSE}]", "", marked))
     if has_link and not re.search(r"\w", "".join(outside_link)):
         return None
-    return _code_spans(text) if text else None
+    if not text:
+        return None
+    plain, code, _ = _code_spans(text)
+    linked, _, links = _code_spans(_tidy_inline(marked), targets)
+    # the marks can change how the text is tidied (a link's text at an end, an empty link in brackets): the text
+    # is then kept exactly as it is without them, and its links are not kept
+    return plain, code, links if linked == plain else ()
 
 
 def _join_lines(text: str) -> str:
@@ -505,20 +573,36 @@ def _join_lines(text: str) -> str:
     return " ".join([lines[0].rstrip(" \t"), *inner, lines[-1].lstrip(" \t")])
 
 
-def _code_spans(marked: str) -> tuple[str, tuple[Span, ...]]:
-    """Remove the inline-code marks, returning the plain text and where the code was."""
+def _tidy_inline(text: str) -> str:
+    text = _join_lines(text).strip()
+    return re.sub(r"\(\s*\)", "", text).strip()
+
+
+def _code_spans(marked: str, targets: list[str] | None = None) -> tuple[str, tuple[Span, ...], tuple[LinkSpan, ...]]:
+    """Remove the inline-code and link marks, returning the plain text, where the code was and where each link's
+    text is with its target."""
     text: list[str] = []
     spans: list[Span] = []
+    links: list[LinkSpan] = []
+    pending = iter(targets or [])
     length = 0
     start = None
-    for piece in re.split(f"([{_CODE_OPEN}{_CODE_CLOSE}])", marked):
+    link_start: int | None = None
+    for piece in re.split(f"([{_CODE_OPEN}{_CODE_CLOSE}{_LINK_OPEN}{_LINK_CLOSE}])", marked):
         if piece == _CODE_OPEN:
             start = length
         elif piece == _CODE_CLOSE:
             if start is not None and length > start:
                 spans.append((start, length))
             start = None
+        elif piece == _LINK_OPEN:
+            link_start = length
+        elif piece == _LINK_CLOSE:
+            target = next(pending, "")
+            if link_start is not None and length > link_start and target:
+                links.append((link_start, length, target))
+            link_start = None
         else:
             text.append(piece)
             length += len(piece)
-    return "".join(text), tuple(spans)
+    return "".join(text), tuple(spans), tuple(links)

@@ -27,6 +27,7 @@ import numpy as np
 from bot.documents import Span
 from bot.embedding import TextEncoder
 from bot.index import PassageIndex
+from bot.index.roots import absolute_links, link_of
 from bot.passages import (
     ASKS_HOW,
     FIRST_PERSON,
@@ -99,9 +100,18 @@ class Result:
     context: str = ""  # the whole paragraph the quote comes from
     key_sentence: tuple[int, int] | None = None  # offsets in `quote` of its sentence closest to the question
     code: tuple[tuple[int, int], ...] = ()  # offsets in `quote` of commands and code, to show as code
+    # offsets in `quote` of the text of its links, each with its absolute target (for a renderer to link; the
+    # quote's text itself is always plain)
+    links: tuple[tuple[int, int, str], ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {"quote": self.quote, "source": self.source, "section": self.section, "score": round(self.score, 4)}
+        return {
+            "quote": self.quote,
+            "source": self.source,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -456,6 +466,8 @@ class Retriever:
         para = idx.paragraphs[int(idx.window_para[w])]
         doc = idx.documents[para.doc]
         section = para.section[-1] if para.section else None
+        first, length = int(idx.window_first[w]), int(idx.window_len[w])
+        start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
         return Result(
             quote=quote,
             source=doc["title"],
@@ -463,12 +475,13 @@ class Retriever:
             score=score,
             speaker=para.speaker,
             asked=section if doc["is_interview"] and para.section else None,
-            url=doc.get("url"),
+            url=link_of(doc, para.heading),
             document=doc["name"],
             paragraph=int(idx.window_para[w]),
             context=para.text,
             key_sentence=key,
             code=code,
+            links=absolute_links(doc, para.links, start, end),
         )
 
     def result_for_window(self, w: int, score: float = 0.0) -> Result:

@@ -7,12 +7,13 @@ work): the Discord layer calls it from worker threads. Nothing here imports `dis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,12 @@ from bot.index import (
     ensure_index,
     load_index,
 )
+from bot.index.roots import link_of
 from bot.lease import BuildLease
 from bot.lessons import LessonBook
 from bot.quotes import Quote, QuoteDrawer
 from bot.retrieval import Answer, Dense, Retriever, check_question
+from bot.sources import SourcesSetup, SyncReport, read_state, sync_sources
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,18 @@ class ReindexReport:
     passages_added: int
     passages_removed: int
     passages_unchanged: int
+    sync: SyncReport | None = None  # the sources' sync that came first (None: no sources, or not asked to)
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A git source as /sources shows it."""
+
+    name: str
+    commit: str | None
+    synced_at: str | None
+    documents: int
+    error: str | None = None
 
 
 @dataclass
@@ -148,8 +163,11 @@ class AnswerService:
         embedder: Embedder,
         quote_memory: int = 5,
         encoder_dir: Path = DEFAULT_ENCODER_DIR,
+        sources: SourcesSetup | None = None,
     ) -> None:
         self.corpus_dir = corpus_dir
+        self.sources_setup = sources  # git repositories synced by /reindex (and on a schedule) before it builds
+        self._local = threading.local()
         self.index_dir = index_dir
         self.encoder_dir = encoder_dir
         self.embedder = embedder
@@ -174,16 +192,50 @@ class AnswerService:
         # warm the model and the scoring path so the first real question is not the slow one
         self.snapshot.retriever.answer("How do I start contributing?")
 
-    def reindex(self, progress: ProgressFn | None = None) -> ReindexReport:
-        """Rebuild from the corpus and swap the new index in. Raises BuildBusy when a build is already running, and
-        CorpusError / IndexError_ when the build fails; the old index then stays in service."""
+    @contextlib.contextmanager
+    def without_sync(self) -> Iterator[None]:
+        """Reindexes this thread runs meanwhile do not sync the sources (a corpus change's)."""
+        self._local.no_sync = True
+        try:
+            yield
+        finally:
+            self._local.no_sync = False
+
+    @property
+    def has_sources(self) -> bool:
+        """Are there git sources to sync (listed in sources.toml, or still in the index until a sync drops them)?"""
+        if self.sources_setup is None:
+            return False
+        return bool(self.sources_setup.specs) or bool(self._snapshot and self._snapshot.index.manifest.get("sources"))
+
+    def reindex(self, progress: ProgressFn | None = None, sync: bool = True) -> ReindexReport:
+        """Sync the git sources first (when there are any and `sync`), rebuild from the corpus and the sources'
+        checkouts, and swap the new index in. Raises BuildBusy when a build is already running, and CorpusError /
+        IndexError_ when the build fails; the old index then stays in service. A source that cannot be synced keeps
+        its previous commit, and the report's `sync` says why."""
         if not self._reindexing.acquire(blocking=False):
             raise BuildBusy("A reindex is already running.")
         try:
             old = self._snapshot.index if self._snapshot else None
-            report = build_index(
-                self.corpus_dir, self.index_dir, self.query_encoder, progress=progress, wait=False, previous=old
-            )
+            synced = None
+            if sync and not getattr(self._local, "no_sync", False) and self.sources_setup and self.has_sources:
+                synced = sync_sources(
+                    self.sources_setup,
+                    self.corpus_dir,
+                    self.index_dir,
+                    self.query_encoder,
+                    progress=progress,
+                    wait=False,
+                    previous=old,
+                    always_build=True,
+                )
+                if synced.build is None:  # always_build: never; kept so a type checker knows
+                    raise IndexError_("the sync did not build the index")
+                report = synced.build
+            else:
+                report = build_index(
+                    self.corpus_dir, self.index_dir, self.query_encoder, progress=progress, wait=False, previous=old
+                )
             new = load_index(self.index_dir)
             self._install(new)
         finally:
@@ -195,7 +247,29 @@ class AnswerService:
             passages_added=sum((after - before).values()),
             passages_removed=sum((before - after).values()),
             passages_unchanged=sum((after & before).values()),
+            sync=synced,
         )
+
+    def repositories(self) -> list[Repository]:
+        """The git sources: each with the commit the index serves, when it was last synced and its documents."""
+        if self._snapshot is None:
+            return []
+        manifest = self._snapshot.index.manifest
+        served = {item["name"]: item.get("commit") for item in manifest.get("sources", [])}
+        specs = self.sources_setup.specs if self.sources_setup else ()
+        names = list(dict.fromkeys([*(s.name for s in specs), *served]))
+        state = read_state(self.sources_setup.directory) if self.sources_setup else {}
+        indexed = manifest.get("indexed", {})
+        return [
+            Repository(
+                name,
+                served.get(name),
+                state.get(name, {}).get("synced_at"),
+                sum(1 for n in indexed if n.startswith(f"{name}/")),
+                state.get(name, {}).get("error"),
+            )
+            for name in names
+        ]
 
     def follow_current(self) -> bool:
         """Swap in the build CURRENT names when another process (its /reindex, `python -m bot index`) has made a
@@ -307,7 +381,7 @@ def _sources(index: PassageIndex) -> list[Source]:
             title=doc["title"],
             passages=counts[d],
             indexed_at=indexed.get(doc["name"], built),
-            url=doc.get("url"),
+            url=link_of(doc),
             authority=float(doc.get("authority", 1.0)),
         )
         for d, doc in enumerate(index.documents)

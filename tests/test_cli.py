@@ -44,7 +44,8 @@ def test_ask_json_reads_questions_from_stdin(corpus_index_dir: Path):
     assert [line["answered"] for line in lines] == [True, False, False]
     first = lines[0]["results"]
     assert len(first) == 3
-    assert set(first[0]) == {"quote", "source", "section", "score"}
+    assert set(first[0]) == {"quote", "source", "section", "score", "url"}
+    assert [result["url"] for result in first] == [None, None, None]  # corpus/ without front-matter url: no link
     assert isinstance(first[0]["score"], float) and first[0]["section"].endswith("?")
     assert lines[1]["results"] == [] and lines[2]["results"] == []
     assert "skipped question: Please ask your question in words" in result.stderr

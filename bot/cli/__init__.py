@@ -1,4 +1,4 @@
-"""Command line: `python -m bot index | ask | quote | chat | run | corpus ... | teach ...`."""
+"""Command line: `python -m bot index | ask | quote | chat | run | corpus ... | teach ... | sources ...`."""
 
 # This file holds `main` and the parser (whose description is the docstring above); `common.py` what every command
 # shares, `commands.py` the commands that index, answer and run the bot, and `corpus.py` the `corpus` subcommands.
@@ -43,6 +43,7 @@ from bot.cli.corpus import (
     recover_corpus,
 )
 from bot.cli.ops import _ops_parser
+from bot.cli.sources import _sources_parser, cmd_sources_list, cmd_sources_sync
 from bot.cli.teach import _teach_parser, cmd_teach
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.corpus import CorpusChangeError
@@ -50,6 +51,7 @@ from bot.documents import CorpusError
 from bot.embedding import ModelError
 from bot.index import IndexError_
 from bot.lessons import LessonError
+from bot.sources import SourcesError, SyncError
 
 __all__ = [
     "HELP",
@@ -71,6 +73,8 @@ __all__ = [
     "cmd_index",
     "cmd_quote",
     "cmd_run",
+    "cmd_sources_list",
+    "cmd_sources_sync",
     "cmd_sync",
     "cmd_teach",
     "describe_build",
@@ -96,7 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level or "WARNING", format="%(asctime)s %(levelname)-8s %(name)s: %(message)s"
         )
         return args.func(args, settings)
-    except (UsageError, ConfigError, CorpusError, IndexError_, ModelError, CorpusChangeError, LessonError) as exc:
+    except (
+        UsageError,
+        ConfigError,
+        CorpusError,
+        IndexError_,
+        ModelError,
+        CorpusChangeError,
+        LessonError,
+        SourcesError,
+        SyncError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -144,4 +158,5 @@ def _parser() -> argparse.ArgumentParser:
     _corpus_parser(commands)
     _teach_parser(commands)
     _ops_parser(commands)
+    _sources_parser(commands)
     return parser

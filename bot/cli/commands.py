@@ -171,6 +171,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
 
     from bot.discord_app.client import sync_commands_only
     from bot.service import AnswerService
+    from bot.sources import SourcesSetup
     from bot.store import Store, StoreError
 
     for handler in list(logging.root.handlers):  # the bot's log format replaces the CLI's
@@ -190,8 +191,9 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
+    sources = SourcesSetup.from_settings(settings)  # a bad sources.toml is refused here, with its line
     embedder = Embedder.from_setting(settings.embedding_model)
-    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir)
+    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources)
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))

@@ -26,6 +26,7 @@ from bot.discord_app import render
 from bot.discord_app.commands import add_commands
 from bot.discord_app.common import Asked, Cooldowns
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
+from bot.index import BuildBusy
 from bot.lessons import LessonBook, LessonError, TaughtDecline
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
@@ -94,6 +95,7 @@ class OnboardingBot(discord.Client):
         add_commands(self.tree)
         self._index_follower: asyncio.Task[None] | None = None
         self._leaving: set[int] = set()  # servers not in ALLOWED_GUILD_IDS the bot has asked to leave
+        self._source_refresher: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         if not self.serving:
@@ -109,7 +111,25 @@ class OnboardingBot(discord.Client):
             await asyncio.to_thread(self.service.load)
         if self.settings.index_check_seconds > 0:
             self._index_follower = asyncio.create_task(self._follow_index(), name="follow-index")
+        if self.settings.sources_refresh_minutes > 0 and self.service.has_sources:
+            self._source_refresher = asyncio.create_task(self._refresh_sources(), name="refresh-sources")
         await self.sync_commands()
+
+    async def _refresh_sources(self) -> None:
+        """Every SOURCES_REFRESH_MINUTES, sync the git sources through the same path as /reindex."""
+        while True:
+            await asyncio.sleep(self.settings.sources_refresh_minutes * 60)
+            try:
+                report = await asyncio.to_thread(self.service.reindex)
+            except BuildBusy:
+                log.info("sources not refreshed: a reindex is already running")
+                continue
+            except Exception as exc:  # a failed build keeps the previous index; the schedule goes on
+                log.warning("scheduled sync of the sources failed: %s", exc)
+                continue
+            for error in report.sync.errors if report.sync else []:
+                log.warning("scheduled sync: %s", error)
+            log.info("scheduled sync of the sources done in %.1f s", report.build.seconds)
 
     async def _follow_index(self) -> None:
         """Every INDEX_CHECK_SECONDS, swap in a build another process (a /reindex on another shard, `python -m bot
@@ -122,8 +142,9 @@ class OnboardingBot(discord.Client):
                 log.exception("could not check the index directory for a new build")
 
     async def close(self) -> None:
-        if self._index_follower is not None:
-            self._index_follower.cancel()
+        for task in (self._index_follower, self._source_refresher):
+            if task is not None:
+                task.cancel()
         await super().close()
 
     async def recover_corpus(self) -> None:
@@ -146,7 +167,8 @@ class OnboardingBot(discord.Client):
             self.corpus_progress = (done, total)
 
         self.corpus_progress = None
-        return self.service.reindex(progress=progress)
+        with self.service.without_sync():  # a corpus change fetches nothing: the sources stay at their commits
+            return self.service.reindex(progress=progress)
 
     async def on_ready(self) -> None:
         log.info("connected as %s; in %d server(s)", self.user, len(self.guilds))

@@ -114,6 +114,9 @@ async def sources(interaction: discord.Interaction) -> None:
     """The documents I quote from, with passage counts and when they were indexed."""
     bot = _bot(interaction)
     embed = render.sources_embed(bot.service.sources(), len(bot.service.ignored()))
+    repositories = bot.service.repositories()
+    if repositories:  # the git sources: each with its commit and last sync
+        render.add_repositories(embed, repositories)
     if not bot.settings.moderation_guild_ids:  # whoever set the bot up reads this first
         embed.set_footer(text=f"{embed.footer.text}\n{MODERATION_OFF}")
     await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -132,7 +135,13 @@ async def reindex(interaction: discord.Interaction) -> None:
         )
         return
     # private: the progress and any failure are for the moderator who asked, not the channel
-    await interaction.response.send_message("Reindexing… reading the documents.", ephemeral=True)
+    syncing = bot.service.has_sources
+    await interaction.response.send_message(
+        "Reindexing… syncing the git sources, then reading the documents."
+        if syncing
+        else "Reindexing… reading the documents.",
+        ephemeral=True,
+    )
     latest: list[tuple[int, int]] = []
     work = asyncio.create_task(asyncio.to_thread(bot.service.reindex, lambda done, total: latest.append((done, total))))
     shown: tuple[int, int] | None = None
@@ -160,6 +169,10 @@ async def reindex(interaction: discord.Interaction) -> None:
         text = "Reindex failed with an unexpected error (see the bot's log). The previous index is still answering."
     else:
         text = render.reindex_summary(report)
+        if report.sync and report.sync.errors:  # told privately: which source failed and why
+            await interaction.followup.send(
+                render.clip("\n".join(report.sync.errors), render.CONTENT_LIMIT), ephemeral=True
+            )
     text = render.clip(text, render.CONTENT_LIMIT)
     try:
         await interaction.edit_original_response(content=text)

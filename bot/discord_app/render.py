@@ -23,7 +23,7 @@ from bot.documents import authority_label
 from bot.lessons import Lesson, LessonEntry, TaughtResult, passage_of
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result
-from bot.service import ReindexReport, Source
+from bot.service import ReindexReport, Repository, Source
 from bot.store import Stats
 
 CONTENT_LIMIT = 2000
@@ -263,7 +263,9 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     results = answer.results[first:]
     best, more = results[0], results[1:]
     heading = escape(title) if title else f"Q: {escape(answer.question)}"
-    embed = discord.Embed(colour=COLOUR, title=clip(heading, TITLE_LIMIT))
+    # the title links to the best quote's page at its section (an embed's url is a link target, never markdown)
+    link = safe_url(best.url) if best.url else None
+    embed = discord.Embed(colour=COLOUR, title=clip(heading, TITLE_LIMIT), url=link)
     embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT, best.code)
     for result in more:
         value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code)
@@ -337,9 +339,32 @@ def stats_embed(stats: Stats) -> discord.Embed:
     return fit(embed)
 
 
+def add_repositories(embed: discord.Embed, repositories: Sequence[Repository]) -> None:
+    """A field listing the git sources: name, commit, last sync and documents (names are plain, commits hex)."""
+    lines = []
+    for r in repositories:
+        commit = f"`{r.commit[:12]}`" if r.commit else "not synced yet"
+        lines.append(f"`{r.name}` · commit {commit} · synced {r.synced_at or 'never'} · {r.documents} documents")
+    embed.add_field(name="Git sources", value=clip("\n".join(lines), FIELD_VALUE_LIMIT), inline=False)
+    fit(embed)
+
+
 def reindex_summary(report: ReindexReport) -> str:
     build = report.build
-    lines = [
+    lines = []
+    if report.sync is not None:
+        for r in report.sync.results:
+            if r.removed_source:
+                lines.append(f"Source `{r.name}` removed: {len(r.removed)} documents left the index.")
+            elif r.error:
+                kept = f"it keeps commit `{r.commit[:12]}`" if r.commit else "none of its documents are indexed yet"
+                lines.append(f"Source `{r.name}` could not be synced; {kept} (the reason was sent to you).")
+            else:
+                lines.append(
+                    f"Synced source `{r.name}` at commit `{(r.commit or '')[:12]}`: {len(r.added)} added, "
+                    f"{len(r.changed)} changed, {len(r.removed)} removed."
+                )
+    lines += [
         f"Reindexed in {build.seconds:.1f} s: {build.documents} documents, {build.paragraphs} passages.",
         f"Passages: {report.passages_added} added, {report.passages_removed} removed, "
         f"{report.passages_unchanged} unchanged.",

@@ -19,6 +19,7 @@ The modules: `chunking.py` cuts a document into paragraphs and windows, `store.p
 from bot.index.build import EMBED_BATCH, BuildReport, build_index, ensure_index
 from bot.index.chunking import CHUNKING, _chunk, unit_spans, windows_of
 from bot.index.load import ParagraphRecord, PassageIndex, import_bm25s, load_index
+from bot.index.roots import Root, link_of, roots_of
 from bot.index.store import (
     INDEX_FORMAT,
     BuildBusy,
@@ -44,6 +45,7 @@ __all__ = [
     "IndexError_",
     "ParagraphRecord",
     "PassageIndex",
+    "Root",
     "_chunk",  # the corpus checks and the benchmarks cut documents exactly as a build does
     "build_index",
     "build_lock",
@@ -54,8 +56,10 @@ __all__ = [
     "fsync_path",
     "import_bm25s",
     "library_versions",
+    "link_of",
     "load_index",
     "read_manifest",
+    "roots_of",
     "staleness",
     "unit_spans",
     "windows_of",

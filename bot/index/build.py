@@ -10,17 +10,18 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.documents import CorpusError, SkippedFile, SkippedFileError, corpus_listing, load_document
+from bot.documents import CorpusError, SkippedFile, SkippedFileError, load_document
 from bot.embedding import TextEncoder
 from bot.index.chunking import CHUNKING, _block_json, _chunk, _Part
 from bot.index.load import PassageIndex, import_bm25s, load_index, open_build
+from bot.index.roots import Root, hashes_of, list_documents, roots_of, set_page
 from bot.index.store import (
     INDEX_FORMAT,
     IndexCorrupt,
@@ -29,7 +30,6 @@ from bot.index.store import (
     _swap_in,
     _write_json,
     build_lock,
-    corpus_hashes,
     current_build,
     file_sha256,
     library_versions,
@@ -66,6 +66,7 @@ def build_index(
     wait: bool = True,
     previous: PassageIndex | None = None,
     reuse: bool = True,
+    sources: Sequence[Root] | None = None,
 ) -> BuildReport:
     """Build the index of `corpus_dir` and make it live. The CLI, the Discord /reindex and corpus changes all call
     this.
@@ -76,32 +77,43 @@ def build_index(
     order, so the result is the same as a full rebuild's. `reuse=False` embeds everything again. `progress(done,
     total)` is called as texts are embedded. Raises CorpusError when nothing can be indexed, in which case the
     previous index stays live.
+
+    Besides `corpus_dir`, the build reads the synced sources' checkouts: `sources` when given (a sync gives the
+    checkouts it just validated), else those the live build read.
     """
     started = time.monotonic()
     with build_lock(index_dir, wait=wait):
-        hashes = corpus_hashes(corpus_dir)
         manifest = previous.manifest if previous is not None else _live_manifest(index_dir)
+        roots = list(sources) if sources is not None else roots_of(manifest)
+        listed, ignored = list_documents(corpus_dir, roots)
+        hashes = hashes_of(listed)
         old_files: dict[str, str] = manifest.get("indexed", {})
         earlier: dict[str, str] = manifest.get("indexed_at", {})
         reuse = reuse and _reusable(manifest, embedder)
         reusable, live = _reusable_parts(previous, index_dir) if reuse else ({}, None)
         old_skips = {s["name"]: s["reason"] for s in manifest.get("skipped", [])} if reuse else {}
         old_hashes: dict[str, str] = manifest.get("files", {})
+        # a source whose authority changed: its documents are parsed again (their records carry it)
+        old_authority = {r.name: r.authority for r in roots_of(manifest)}
+        reparse = {r.name for r in roots if r.name in old_authority and old_authority[r.name] != r.authority}
         parts: list[_Part] = []
         skipped: list[SkippedFile] = []
-        files, ignored = corpus_listing(corpus_dir)
-        for path in files:
-            name = path.relative_to(corpus_dir).as_posix()
+        for item in listed:
+            name, root = item.name, item.root
             digest = hashes.get(name)
-            if name in reusable and reusable[name].record["digest"] == digest:
+            fresh = root is not None and root.name in reparse
+            if not fresh and name in reusable and reusable[name].record["digest"] == digest:
                 parts.append(reusable[name])
-            elif name in old_skips and old_hashes.get(name) == digest:
+            elif not fresh and name in old_skips and old_hashes.get(name) == digest:
                 skipped.append(SkippedFile(name, old_skips[name]))
             else:
                 try:
-                    parts.append(_chunk(load_document(path, name)))
+                    authority = root.authority if root else None
+                    parts.append(_chunk(load_document(item.path, name, authority, html=root is not None)))
                 except SkippedFileError as exc:
                     skipped.append(SkippedFile(name, str(exc)))
+            if parts and parts[-1].name == name:
+                set_page(parts[-1].record, root)
         if not parts:
             detail = "; ".join(f"{s.name}: {s.reason}" for s in skipped) or "it holds no .md or .txt files"
             raise CorpusError(f"Nothing to index in {corpus_dir}: {detail}.")
@@ -114,7 +126,7 @@ def build_index(
         build = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
             counts, embedded = _write_build(
-                build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored, progress, live
+                build, corpus_dir, parts, skipped, hashes, embedder, indexed_at, ignored, progress, live, roots
             )
             _swap_in(index_dir, build)
         except BaseException:
@@ -204,6 +216,8 @@ def _parts_of(index: PassageIndex) -> dict[str, _Part]:
                     "section_id": p.section_id - first_section,
                     "code": [list(c) for c in p.code],
                     "follow": [_block_json(b) for b in p.follow],
+                    "heading": p.heading,
+                    "links": [list(link) for link in p.links],
                 }
                 for p in paras
             ],
@@ -282,6 +296,7 @@ def _write_build(
     ignored: list[str],
     progress: Callable[[int, int], None] | None = None,
     live: PassageIndex | None = None,
+    roots: Sequence[Root] = (),
 ) -> tuple[dict[str, int], int]:
     """Write a build, streaming: each fresh document is embedded and its vectors written to the build's files
     before the next one is read, so a build holds one document's vectors (plus every paragraph's text, for BM25 and
@@ -390,6 +405,7 @@ def _write_build(
         "format": INDEX_FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "corpus_dir": str(corpus_dir.resolve()),
+        "sources": [r.to_json() for r in roots],
         "model": {
             "name": embedder.name,
             "path": str(embedder.model_dir),

@@ -14,7 +14,7 @@ from bot.text import english_share, sentence_spans
 
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
 CHUNKING = {
-    "parser_version": 9,
+    "parser_version": 10,
     "max_window_sentences": 3,
     "max_quote_chars": 600,
     "max_unit_chars": 400,
@@ -112,6 +112,8 @@ def _chunk(doc: Document) -> _Part:
                 "section_id": sections[para.section],
                 "code": [list(c) for c in para.code],
                 "follow": [_block_json(b) for b in para.follow],
+                "heading": para.heading,
+                "links": [list(link) for link in para.links],
             }
         )
         for first, length in windows_of(spans):
@@ -130,6 +132,7 @@ def _chunk(doc: Document) -> _Part:
         "about": doc.about,
         "authority": doc.authority,
         "english": round(english_share(" ".join(p.text for p in doc.paragraphs)), 3),
+        "headings": list(doc.headings),
     }
     return _Part(
         record=record,

@@ -33,6 +33,8 @@ class ParagraphRecord:
     section_id: int
     code: tuple[Span, ...] = ()  # inline code in `text`
     follow: tuple[Block, ...] = ()  # the list or code a lead-in paragraph introduces
+    heading: int = -1  # the heading it is under, by number in its document's `headings` (-1: the page top)
+    links: tuple[tuple[int, int, str], ...] = ()  # each link's text in `text` and its target as written
 
 
 def paragraph_record(p: dict[str, Any]) -> ParagraphRecord:
@@ -46,6 +48,8 @@ def paragraph_record(p: dict[str, Any]) -> ParagraphRecord:
         section_id=p["section_id"],
         code=tuple((s, e) for s, e in p["code"]),
         follow=tuple(_block_of(b) for b in p["follow"]),
+        heading=p.get("heading", -1),
+        links=tuple((s, e, str(t)) for s, e, t in p.get("links", ())),
     )
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.documents import corpus_files
+from bot.documents import CorpusError, corpus_files
 from bot.embedding import TextEncoder
 from bot.index.chunking import CHUNKING
+from bot.index.roots import hashes_of, list_documents, roots_of
 
 INDEX_FORMAT = 2  # 2: float16 vectors, a FAISS search index, paragraphs as JSON lines, derived arrays
 _VERSIONED = (
@@ -128,7 +129,17 @@ def staleness(manifest: dict[str, Any], corpus_dir: Path, embedder: TextEncoder)
         return "the chunking parameters changed"
     if Path(manifest.get("corpus_dir", "")) != corpus_dir.resolve():
         return "it was built from another corpus directory"
-    if manifest.get("files") != corpus_hashes(corpus_dir):
+    roots = roots_of(manifest)
+    present = [r for r in roots if r.path.is_dir()]
+    try:
+        hashes = hashes_of(list_documents(corpus_dir, present)[0])
+    except CorpusError:
+        return "the corpus cannot be listed"
+    recorded: dict[str, str] = manifest.get("files", {})
+    for root in roots:  # a checkout that is gone: its documents are served as they were (a sync fetches it again)
+        if root not in present:
+            hashes.update({n: d for n, d in recorded.items() if n.startswith(root.prefix)})
+    if recorded != hashes:
         return "the corpus changed"
     return None
 
