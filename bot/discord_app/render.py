@@ -482,7 +482,9 @@ def corpus_document_embed(doc: DocumentInfo) -> discord.Embed:
             sections += f"\n… and {len(doc.sections) - 15} more"
         embed.add_field(name="Sections", value=clip(sections, FIELD_VALUE_LIMIT), inline=False)
     for number, passage in enumerate(doc.first_passages[:3], start=1):
-        embed.add_field(name=f"Passage {number}", value=block_quote(clip(passage, 900)), inline=False)
+        embed.add_field(
+            name=f"Passage {number}", value=clip(block_quote(clip(passage, 900)), FIELD_VALUE_LIMIT), inline=False
+        )
     return fit(embed)
 
 
