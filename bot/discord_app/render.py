@@ -187,17 +187,34 @@ def _break_backticks(text: str) -> str:
 
 
 def markup(
-    text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = (), *, keep_urls: bool = True
+    text: str,
+    key: tuple[int, int] | None = None,
+    code: Sequence[tuple[int, int]] = (),
+    *,
+    keep_urls: bool = True,
+    links: Sequence[tuple[int, int, str]] = (),
 ) -> str:
     """A document's text for Discord: escaped, its code as code (a span filling its own lines as a fenced block),
-    the `key` span in bold when the text holds no code. Each piece is escaped on its own and the markup added around
-    it, so no markup can form across the pieces."""
+    the `key` span in bold when the text holds no code, and the document's own `links` ((start, end, absolute URL)
+    of a link's text) as masked links. Each piece is escaped on its own and the markup added around it, so no markup
+    can form across the pieces; a link that a piece boundary or code cuts stays plain text."""
+
+    def plain(start: int, end: int) -> str:
+        out, pos = [], start
+        for a, b, url in sorted(links):
+            if a < pos or b > end or b <= a:
+                continue
+            out += [escape(text[pos:a], keep_urls=keep_urls), masked_link(text[a:b], url)]
+            pos = b
+        out.append(escape(text[pos:end], keep_urls=keep_urls))
+        return "".join(out)
+
     pieces: list[str] = []
     pos = 0
     for start, end in sorted(code):
         if start < pos or end <= start:
             continue
-        pieces.append(escape(text[pos:start], keep_urls=keep_urls))
+        pieces.append(plain(pos, start))
         piece = text[start:end]
         whole_lines = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
         if whole_lines and (start > 0 or "\n" in piece):
@@ -207,17 +224,21 @@ def markup(
         pos = end
     if not code and key and "\n" not in text[key[0] : key[1]] and text[key[0] : key[1]].strip():
         start, end = key
-        bold = escape(text[start:end], keep_urls=keep_urls)
-        pieces += [escape(text[:start], keep_urls=keep_urls), f"**{bold}**"]
+        pieces += [plain(0, start), f"**{plain(start, end)}**"]
         pos = end
-    pieces.append(escape(text[pos:], keep_urls=keep_urls))
+    pieces.append(plain(pos, len(text)))
     return "".join(pieces)
 
 
-def block_quote(text: str, key: tuple[int, int] | None = None, code: Sequence[tuple[int, int]] = ()) -> str:
+def block_quote(
+    text: str,
+    key: tuple[int, int] | None = None,
+    code: Sequence[tuple[int, int]] = (),
+    links: Sequence[tuple[int, int, str]] = (),
+) -> str:
     """A Markdown block quote of a document's text shown as written (`markup`): commands and code as code, the `key`
-    span (the sentence closest to the question) in bold when the quote holds no code."""
-    escaped = markup(text, key, code)
+    span (the sentence closest to the question) in bold when the quote holds no code, the document's links linked."""
+    escaped = markup(text, key, code, links=links)
     return "\n".join(f"> {line}" if line.strip() else ">" for line in escaped.splitlines())
 
 
@@ -245,11 +266,16 @@ def attribution(result: Result | Quote, limit: int = 300) -> str:
 
 
 def quoted(
-    text: str, key: tuple[int, int] | None, credit: str, limit: int, code: Sequence[tuple[int, int]] = ()
+    text: str,
+    key: tuple[int, int] | None,
+    credit: str,
+    limit: int,
+    code: Sequence[tuple[int, int]] = (),
+    links: Sequence[tuple[int, int, str]] = (),
 ) -> str:
     """A block quote followed by its attribution, within `limit` characters: the quote is shortened if it must be
-    (then without code markup, which a cut could leave open), the attribution never."""
-    body = block_quote(text, key, code)
+    (then without code markup or links, which a cut could leave open), the attribution never."""
+    body = block_quote(text, key, code, links)
     room = limit - len(credit) - 1
     cut = len(text)
     while len(body) > room and cut > 20:  # escaping and "> " prefixes can more than double the length
@@ -266,9 +292,13 @@ def answer_embed(answer: Answer, first: int = 0, title: str | None = None) -> di
     # the title links to the best quote's page at its section (an embed's url is a link target, never markdown)
     link = safe_url(best.url) if best.url else None
     embed = discord.Embed(colour=COLOUR, title=clip(heading, TITLE_LIMIT), url=link)
-    embed.description = quoted(best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT, best.code)
+    embed.description = quoted(
+        best.quote, best.key_sentence, attribution(best), DESCRIPTION_LIMIT, best.code, getattr(best, "links", ())
+    )
     for result in more:
-        value = quoted(result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code)
+        value = quoted(
+            result.quote, None, attribution(result), FIELD_VALUE_LIMIT, result.code, getattr(result, "links", ())
+        )
         embed.add_field(name="Also relevant", value=value, inline=False)
     footer = "Quoted word for word from the community's documents."
     if isinstance(best, TaughtResult):
