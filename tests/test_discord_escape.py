@@ -13,7 +13,7 @@ import pytest
 from bot.discord_app import render
 from bot.embedding import Embedder
 from bot.service import AnswerService
-from tests.discord_helpers import assert_clean, embed_text, reply_to, run, session
+from tests.discord_helpers import assert_clean, embed_text, mention, reply_to, run, session
 from tests.discord_markdown import render as discord_render
 
 PHISHING = "how do I join? [docs](https://x.example) [Moderator verification required](https://evil.example/login)"
@@ -57,8 +57,8 @@ def test_a_question_with_links_asked_twice_shows_no_live_link_in_stats(service: 
     async def scenario() -> None:
         async with session(service, tmp_path / "bot.sqlite3") as (emulator, _):
             member = emulator.add_user("mallory")
-            for _ in range(2):
-                asked = await emulator.send_dm(member, PHISHING)
+            for _ in range(2):  # in the server: /stats shows only the server's questions
+                asked = await emulator.post_message("general", member, mention(emulator, PHISHING))
                 assert (await reply_to(emulator, asked))["embeds"][0]["title"].startswith("Q: ")  # declined
 
             moderator = emulator.add_user("mod", roles=["Moderators"])
