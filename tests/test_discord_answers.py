@@ -149,7 +149,7 @@ def test_buttons_keep_working_after_a_restart(service: AnswerService, tmp_path: 
 
 def test_quote_never_repeats_immediately_in_a_channel(service: AnswerService, tmp_path: Path):
     async def scenario() -> None:
-        async with session(service, tmp_path / "bot.sqlite3") as (emulator, _):
+        async with session(service, tmp_path / "bot.sqlite3", cooldown_seconds=0) as (emulator, _):
             user = emulator.add_user("heidi")
             seen = []
             for _ in range(4):

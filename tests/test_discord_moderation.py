@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.discord_app import render
 from bot.discord_app.common import MODERATION_OFF, NOT_HOME
 from bot.embedding import Embedder
 from bot.lessons import LessonBook
@@ -41,10 +42,10 @@ async def _refusal(interaction) -> str:
     data = response.get("data") or {}
     if response["type"] == 4:
         assert data["flags"] & EPHEMERAL, "a refusal is private"
-        return data["content"]
+        return render.unescape(data["content"])
     followup = await interaction.wait_followup()
     assert followup["flags"] & EPHEMERAL
-    return followup["content"]
+    return render.unescape(followup["content"])
 
 
 def test_an_admin_of_another_server_is_not_a_moderator(own_service: AnswerService, tmp_path: Path):

@@ -468,9 +468,11 @@ def make_n(target: str, tmp_path: Path) -> list[str]:
         text=True,
         cwd=PROJECT_ROOT,
         timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")},
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    # run under `make test`, make prints "Entering/Leaving directory" lines: not commands
+    return [line for line in result.stdout.splitlines() if not line.startswith("make[")]
 
 
 def test_make_installs_cpu_torch_when_its_index_answers_and_the_default_one_otherwise(tmp_path: Path):
