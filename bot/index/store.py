@@ -147,11 +147,18 @@ def staleness(manifest: dict[str, Any], corpus_dir: Path, embedder: TextEncoder)
 @contextlib.contextmanager
 def build_lock(index_dir: Path, wait: bool = True) -> Iterator[None]:
     _check_index_dir(index_dir, create=True)
-    with (index_dir / ".lock").open("a") as fh:
+    with file_lock(index_dir / ".lock", "An index build is already running.", wait):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, busy: str, wait: bool = True) -> Iterator[None]:
+    """An exclusive lock on `path` across processes; BuildBusy(`busy`) when `wait` is False and another holds it."""
+    with path.open("a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError as exc:
-            raise BuildBusy("An index build is already running.") from exc
+            raise BuildBusy(busy) from exc
         try:
             yield
         finally:

@@ -16,7 +16,6 @@ Layout of the sources directory (default data/sources/):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -30,7 +29,6 @@ from bot.config import Settings
 from bot.documents import CorpusError
 from bot.embedding import TextEncoder
 from bot.index import (
-    BuildBusy,
     BuildReport,
     IndexError_,
     PassageIndex,
@@ -40,6 +38,7 @@ from bot.index import (
     read_manifest,
     roots_of,
 )
+from bot.index.store import file_lock
 from bot.sources.config import SourceSpec, load_sources
 from bot.sources.git import Limits, SyncError, check_out, check_text, check_tree, fetch
 
@@ -94,15 +93,8 @@ class SyncReport:
 @contextlib.contextmanager
 def sync_lock(directory: Path, wait: bool = True) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / ".lock").open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError as exc:
-            raise BuildBusy("A sync of the sources is already running.") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(directory / ".lock", "A sync of the sources is already running.", wait):
+        yield
 
 
 def read_state(directory: Path) -> dict[str, dict[str, Any]]:
