@@ -20,6 +20,9 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from bot.errors import CorpusChangeError
+from bot.html_convert import html_to_markdown
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
@@ -186,9 +189,6 @@ def load_document(path: Path, name: str | None = None, authority: float | None =
     text, digest = read_text(path, html)
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
-        from bot.corpus.errors import CorpusChangeError
-        from bot.corpus.html_convert import html_to_markdown
-
         try:
             text = html_to_markdown(text)
         except CorpusChangeError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -11,21 +10,10 @@ import numpy as np
 
 from bot.embedding import TextEncoder
 from bot.index import PassageIndex
+from bot.index.derive import QUOTABLE
 
-MIN_CHARS, MAX_CHARS = 60, 300
 TOPIC_MIN_SIMILARITY = 0.3  # below this, nothing in the corpus is about the topic
 TOPIC_SPREAD = 0.08  # draw among quotes nearly as close to the topic as the closest one
-# Openings that lean on what came before ("So, ...", "Again, ...") or that are not a thought of their own.
-_DEPENDENT_START = re.compile(
-    r"^(and|but|so|or|also|again|secondly|thirdly|then|additionally|luckily|true|certainly|yes|no|that|this|these|"
-    r"those|there|he|she|his|her|they|it|its|it’s|since then|from that point|because|which|when we|in that)\b",
-    re.IGNORECASE,
-)
-_BOILERPLATE = re.compile(
-    r"\b(glad to be here|thank you|thanks for|stay tuned|follow us|subscribe|click here|edited and condensed|"
-    r"welcome to)\b",
-    re.IGNORECASE,
-)
 
 
 class NoQuoteError(LookupError):
@@ -44,32 +32,12 @@ class Quote:
         return {"quote": self.text, "speaker": self.speaker, "source": self.source, "section": self.section}
 
 
-def quotable_windows(index: PassageIndex) -> list[int]:
-    """Windows fit to quote alone: a speaker's words (any prose if no document has a speaker), 60-300 characters,
-    no question, greeting or boilerplate, and not opening with a word that points back to earlier text."""
-    has_speaker = any(p.speaker for p in index.paragraphs)
-    chosen = []
-    for w in range(index.size):
-        para = index.paragraphs[int(index.window_para[w])]
-        if int(index.window_len[w]) > 2 or (has_speaker and not para.speaker) or para.kind == "list":
-            continue
-        text = index.window_text(w)
-        if not MIN_CHARS <= len(text) <= MAX_CHARS or "?" in text:
-            continue
-        if _DEPENDENT_START.match(text.lstrip("“\"‘'")) or _BOILERPLATE.search(text):
-            continue
-        chosen.append(w)
-    return chosen
-
-
 class QuoteDrawer:
     """Draws quotes at random, never repeating one of the last `memory` draws."""
 
     def __init__(self, index: PassageIndex, embedder: TextEncoder, memory: int = 5, seed: int | None = None) -> None:
         self.index = index
         self.embedder = embedder
-        from bot.passages import QUOTABLE  # bot.passages reads quotes when a build is written
-
         self.windows = np.flatnonzero(index.derived["window_flags"] & QUOTABLE).tolist()
         self.recent: deque[int] = deque(maxlen=min(memory, max(len(self.windows) - 1, 0)))
         self.rng = random.Random(seed)

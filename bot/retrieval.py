@@ -10,7 +10,7 @@ Every run of 1-3 consecutive sentences in a paragraph (a window) is a candidate 
   - a small bonus per extra sentence, since a quote with its neighbouring sentence reads better on its own.
 Only a question's candidates are scored: the windows FAISS finds closest to it, the best BM25 windows (from bm25s's
 postings), the windows of documents ranked above normal, and every window of their paragraphs (`exact=True` scores
-every window, to measure what the candidates keep). Pointers and fragments are never shown (bot/passages.py says
+every window, to measure what the candidates keep). Pointers and fragments are never shown (bot/index/derive.py says
 what each passage is). The weights were tuned on tests/eval/dev.jsonl only; tests/eval/holdout.jsonl was written
 separately and run once at the end.
 The bot declines when the closest showable passage is not close enough, given how much of the question the corpus
@@ -27,20 +27,11 @@ import numpy as np
 from bot.documents import Span
 from bot.embedding import TextEncoder
 from bot.index import PassageIndex
+from bot.index.derive import FIRST_PERSON, LEAD_IN_END, POINTER
 from bot.index.roots import absolute_links, link_of
-from bot.passages import (
-    ASKS_HOW,
-    FIRST_PERSON,
-    LEAD_IN_END,
-    POINTER,
-    UNRELATED_QUESTIONS,
-    about_index,
-    comparable,
-    document_prior,
-    quote_with_follow,
-    rewrite_question,
-    speaker_patterns,
-)
+from bot.questions import ASKS_HOW, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
+from bot.quoting import comparable, quote_with_follow
+from bot.scoring import about_index, document_prior
 from bot.text import has_words, search_tokens
 
 log = logging.getLogger(__name__)
@@ -193,7 +184,7 @@ class Retriever:
         self._bm25_data = np.asarray(index.bm25.scores["data"])  # plain arrays over the mapping: cheaper slices
         self._bm25_indices = np.asarray(index.bm25.scores["indices"])
         self._bm25_indptr = np.asarray(index.bm25.scores["indptr"])
-        self._speakers = speaker_patterns(index)
+        self._speakers = speaker_patterns(index.documents)
         self._doc_vectors = derived["doc_vectors"]
         self._about = about_index(index)
         self._suggestions = (

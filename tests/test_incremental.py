@@ -9,7 +9,7 @@ import pytest
 
 from bot.embedding import TextEncoder
 from bot.index import build_index, current_build, load_index
-from bot.passages import UNRELATED_QUESTIONS
+from bot.questions import UNRELATED_QUESTIONS
 from bot.retrieval import Retriever
 from tests.conftest import CORPUS, GUIDES
 

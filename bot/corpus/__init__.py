@@ -4,7 +4,7 @@ The Discord `/corpus` commands and `python -m bot corpus ...` both go through `C
 discord. A change runs in this order, one file for each part:
 
 1. checks.py: the upload is validated before anything is touched (name, size, UTF-8 text, at least one quotable
-   passage as the index would cut it); html_convert.py turns HTML into Markdown text first.
+   passage as the index would cut it); bot/html_convert.py turns HTML into Markdown text first.
 2. journal.py: one change at a time (a lock), each one journaled (archive, audit row, atomic write), so that a kill at
    any point leaves a state recover() can finish or roll back. Its opening comment tells that story whole.
 3. manager.py: CorpusManager, which puts these together and reindexes after a change, and the queries behind list,
@@ -24,9 +24,9 @@ from bot.corpus.checks import (
     summarize,
 )
 from bot.corpus.errors import AlreadyExists, CorpusBusy, CorpusChangeError, UnknownDocument
-from bot.corpus.html_convert import html_to_markdown
 from bot.corpus.journal import BUSY_MESSAGE, CRASH_ENV, SCHEMA, Journal
 from bot.corpus.manager import AuditEntry, Change, CorpusManager, DocumentInfo, Preview, Version, plural
+from bot.html_convert import html_to_markdown
 
 __all__ = [
     "ALLOWED_SUFFIXES",

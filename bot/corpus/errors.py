@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.errors import CorpusChangeError
 
-class CorpusChangeError(Exception):
-    """A change was refused or failed before touching anything; the message is short, plain and user-facing."""
+__all__ = ["AlreadyExists", "CorpusBusy", "CorpusChangeError", "UnknownDocument"]
 
 
 class CorpusBusy(CorpusChangeError):

@@ -12,9 +12,9 @@ from pathlib import Path
 from bot.config import Settings
 from bot.corpus.checks import check_converted_size, check_filename, decode_text, parse_document, summarize
 from bot.corpus.errors import AlreadyExists, CorpusChangeError, UnknownDocument
-from bot.corpus.html_convert import html_to_markdown
 from bot.corpus.journal import Journal, _sha256
 from bot.documents import CorpusError, SkippedFileError, corpus_files, read_text
+from bot.html_convert import html_to_markdown
 from bot.index import BuildBusy, IndexError_, current_build, read_manifest
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ import numpy as np
 from bot.documents import CorpusError, SkippedFile, SkippedFileError, load_document
 from bot.embedding import TextEncoder
 from bot.index.chunking import CHUNKING, _block_json, _chunk, _Part
+from bot.index.derive import derive
 from bot.index.load import PassageIndex, import_bm25s, load_index, open_build
 from bot.index.roots import Root, hashes_of, list_documents, roots_of, set_page
 from bot.index.store import (
@@ -393,8 +394,6 @@ def _write_build(
     search = write_search_index(build / "windows.faiss", window_vectors, reuse=reuse)
     del window_vectors
     _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
-    from bot.passages import derive  # bot.passages reads indexes: imported here, after bot.index is complete
-
     arrays, notes = derive(open_build(build, verify=False, derived=False), embedder)
     with (build / "derived.npz").open("wb") as fh:
         np.savez(fh, **arrays)

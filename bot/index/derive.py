@@ -1,7 +1,8 @@
-"""What a corpus's passages and documents are before any question is asked: pointers and fragments, first-person
-story, lead-ins with what they introduce, records and translations, documents' centroids and headings, and the
-unrelated questions that set the decline line. A build works these out once (`derive`) and stores them beside the
-index; the retriever (bot/retrieval.py) reads them as arrays.
+"""What a corpus's passages are before any question is asked, worked out once when a build is written and stored
+beside it (`derived.npz`, `derived.json`): pointers and fragments, first-person story, lead-ins, windows fit to quote
+alone, each paragraph's document, section and speaker, documents' centroids, the headings a decline can suggest, and
+the windows closest to the unrelated questions that set the decline line. The retriever (bot/retrieval.py) and the
+random quote (bot/quotes.py) read them as arrays.
 """
 
 from __future__ import annotations
@@ -11,55 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from bot.documents import Span
 from bot.embedding import TextEncoder
-from bot.index import PassageIndex, import_bm25s
-from bot.text import normalize_for_match, search_tokens
+from bot.index.load import PassageIndex
+from bot.questions import UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
 
-# Questions no community's contributor documents answer, to measure how close a corpus comes to unrelated questions.
-# Written for this purpose; none of them is in the evaluation sets.
-UNRELATED_QUESTIONS = (
-    "what's the best way to keep basil alive on a windowsill?",
-    "how long should I boil pasta for it to be al dente",
-    "can you recommend a good thriller novel for a long flight?",
-    "who scored the most goals in the 1998 world cup",
-    "is it going to snow in Toronto tomorrow?",
-    "how do I get red wine out of a white carpet",
-    "what's the capital of australia",
-    "how many calories are in a banana",
-    "best exercises for lower back pain?",
-    "how do I change a flat tyre on a bike",
-    "what year did the berlin wall fall",
-    "how do I ask my landlord to fix the heating",
-    "which is healthier, oat milk or almond milk",
-    "how do you solve a quadratic equation",
-    "what's a cheap way to travel around japan",
-    "how do I train my puppy to stop biting",
-    "what should I wear to a summer wedding",
-    "how do I make cold brew coffee at home",
-    "who painted the mona lisa",
-    "how do I improve my chess openings",
-    "tips for sleeping better when it's hot?",
-    "how much should I tip in a restaurant in the US",
-    "what's the difference between a violin and a viola",
-    "how do I plant tulip bulbs",
-    "how do I convert celsius to fahrenheit",
-    "what are the rules of cricket in simple terms",
-    "my cat won't eat her food, what should I do",
-    "how can I save money on groceries",
-    "which marathon has the fastest course",
-    "how do I knit a scarf for beginners",
-    "what's a good name for a goldfish",
-    "how do I cancel my gym membership",
-    "how do I reset the clock on my microwave",
-    "what's the plot of hamlet",
-    "how often should I water a cactus",
-    "how do I book a table at a busy restaurant",
-    "what's the tallest mountain in africa",
-    "how do I get rid of hiccups",
-    "how do I fold a fitted sheet",
-    "what time is sunset in lisbon in june",
-)
+MIN_QUOTE_CHARS, MAX_QUOTE_CHARS_ALONE = 60, 300  # a random quote's length
 
 
 def ends_on_lead_in(index: PassageIndex) -> np.ndarray:
@@ -74,82 +31,6 @@ def ends_on_lead_in(index: PassageIndex) -> np.ndarray:
         return np.zeros(index.size, dtype=bool)
     start = np.asarray(offsets[:-1], dtype=np.int64)[index.window_para]
     return np.asarray(flags, dtype=bool)[start + index.window_first + index.window_len - 1]
-
-
-def speaker_patterns(index: PassageIndex) -> list[tuple[re.Pattern[str], set[int]]]:
-    """For each interview speaker: a pattern matching their full, first or last name (optionally possessive)."""
-    by_name: dict[str, set[int]] = {}
-    for d, doc in enumerate(index.documents):
-        if doc.get("is_interview") and doc.get("speaker"):
-            parts = doc["speaker"].split()
-            for alias in {doc["speaker"], parts[0], parts[-1]}:
-                if len(alias) >= 3:
-                    by_name.setdefault(alias, set()).add(d)
-    return [
-        (re.compile(rf"\b({re.escape(alias)})(['’]?s)?\b", re.IGNORECASE), by_name[alias])
-        for alias in sorted(by_name, key=len, reverse=True)
-    ]
-
-
-_K8S = re.compile(r"\bk8s\b", re.IGNORECASE)
-
-
-def rewrite_question(question: str, speakers: list[tuple[re.Pattern[str], set[int]]]) -> tuple[str, set[int]]:
-    """A question as it is embedded: an interview's speaker put in the second person, as the interviewer asked
-    ("how did Jaice start?" becomes "how did you start?"), "k8s" spelled out; and the documents whose speaker it
-    names."""
-    named: set[int] = set()
-    text = question
-    for pattern, docs in speakers:
-        text, count = pattern.subn(lambda m: "your" if m.group(2) else "you", text)
-        if count:
-            named |= docs
-    return _K8S.sub("Kubernetes", text), named
-
-
-MAX_QUOTE_CHARS = 600
-
-
-def quote_with_follow(index: PassageIndex, w: int) -> tuple[str, tuple[Span, ...]]:
-    """A window's text, and the offsets of its code. A window that ends its paragraph on a lead-in ("To squash your
-    commits, perform an interactive rebase:") carries on with the list items or code the lead-in introduces, one per
-    line, within the quote limit; what does not fit is cut and marked with "…"."""
-    para = index.paragraphs[int(index.window_para[w])]
-    first, length = int(index.window_first[w]), int(index.window_len[w])
-    start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
-    text = para.text[start:end]
-    code = [(max(a, start) - start, min(b, end) - start) for a, b in para.code if a < end and b > start]
-    if not para.follow or end < len(para.text.rstrip()) or not text.endswith(":"):
-        return text, tuple(code)
-    for block in para.follow:
-        if block.kind == "code":
-            prefix, body, inner = "", block.text, [(0, len(block.text))]
-        else:
-            prefix, body, inner = "  " * block.depth + "• ", block.text, list(block.code)
-        line = "\n" + prefix + body
-        if len(text) + len(line) > MAX_QUOTE_CHARS:
-            room = MAX_QUOTE_CHARS - len(text) - len(prefix) - 2
-            offset = len(text) + 1 + len(prefix)
-            if block.kind == "item" and room > 40:
-                cut = body[:room].rsplit(" ", 1)[0].rstrip(" ,;:")
-                code += [(offset + a, offset + min(b, len(cut))) for a, b in inner if a < len(cut)]
-                text += "\n" + prefix + cut + "…"
-            elif block.kind == "code" and "\n" in body[:room]:  # whole lines of the command, then "…"
-                lines = body[:room].rsplit("\n", 1)[0]
-                code.append((offset, offset + len(lines)))
-                text += "\n" + lines + "\n…"
-            else:
-                text += "\n…"
-            break
-        offset = len(text) + 1 + len(prefix)
-        code += [(offset + a, offset + b) for a, b in inner]
-        text += line
-    return text, tuple(code)
-
-
-def comparable(text: str) -> str:
-    """Letters and digits only, lower case: copies of a passage that differ in punctuation or markup compare equal."""
-    return re.sub(r"[\W_]+", " ", normalize_for_match(text)).strip()
 
 
 # Sentences that only point elsewhere: the answer is in what they point at, not in them.
@@ -205,36 +86,6 @@ def pointer_windows(index: PassageIndex) -> tuple[np.ndarray, np.ndarray]:
 
 _WORD = re.compile(r"\w+")
 _FIRST_PERSON = re.compile(r"\b(I|me|my|mine|myself|I['’](m|ve|d|ll))\b")
-# A question asking what to do ("how do I…", "can I…", "where should I…"): answered by advice, not by a story
-ASKS_HOW = re.compile(
-    r"^\W*(how (do|can|should|would) (i|we|one|someone|people|newcomers)|how to|what (should|can|do) (i|we)|"
-    r"where (do|should|can) (i|we)|can (i|we)|should (i|we)|do (i|we) need|is it ok|any (tips|advice))\b",
-    re.IGNORECASE,
-)
-
-
-# Documents that record what happened rather than explain how things work: minutes, notes, archives, elections,
-# reports, retrospectives. Named so in their path or title; they rarely answer a newcomer's question.
-_RECORD = re.compile(
-    r"(minutes|meeting[-_ ]?notes|notes|agenda|archive|election|candidate|nomination|voters?\b|annual[-_ ]report|"
-    r"retro(spective)?s?\b|summit|survey[-_ ]results|\b(19|20)\d\d[-_]\d\d)",
-    re.IGNORECASE,
-)
-_TRANSLATION = 0.06  # below this share of English function words a document is not in English
-
-
-def document_prior(doc: dict[str, Any], authority_weight: float, record_penalty: float) -> float:
-    """A document's standing before any question: a moderator's front-matter authority, minus a default penalty
-    for records and for documents not in English (translated copies of a page)."""
-    authority = float(doc.get("authority", 1.0))
-    if authority == 0:
-        return -10.0  # "never": kept in the index, never quoted
-    prior = authority_weight * (authority - 1.0)
-    if authority == 1.0 and _RECORD.search(f"{doc['name']} {doc['title']}"):
-        prior -= record_penalty
-    if doc.get("english", 1.0) < _TRANSLATION:
-        prior -= 1.0
-    return prior
 
 
 def document_centroids(index: PassageIndex, para_doc: np.ndarray) -> np.ndarray:
@@ -249,12 +100,35 @@ def document_centroids(index: PassageIndex, para_doc: np.ndarray) -> np.ndarray:
     return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
 
 
-def about_index(index: PassageIndex) -> tuple[Any, frozenset[str]]:
-    """BM25 over each document's title, description and headings."""
-    bm25 = import_bm25s().BM25()
-    tokens = [search_tokens(doc.get("about") or doc["title"]) or ["\x00"] for doc in index.documents]
-    bm25.index(tokens, show_progress=False)
-    return bm25, frozenset(bm25.vocab_dict)
+# Openings that lean on what came before ("So, ...", "Again, ...") or that are not a thought of their own.
+_DEPENDENT_START = re.compile(
+    r"^(and|but|so|or|also|again|secondly|thirdly|then|additionally|luckily|true|certainly|yes|no|that|this|these|"
+    r"those|there|he|she|his|her|they|it|its|it’s|since then|from that point|because|which|when we|in that)\b",
+    re.IGNORECASE,
+)
+_BOILERPLATE = re.compile(
+    r"\b(glad to be here|thank you|thanks for|stay tuned|follow us|subscribe|click here|edited and condensed|"
+    r"welcome to)\b",
+    re.IGNORECASE,
+)
+
+
+def quotable_windows(index: PassageIndex) -> list[int]:
+    """Windows fit to quote alone: a speaker's words (any prose if no document has a speaker), 60-300 characters,
+    no question, greeting or boilerplate, and not opening with a word that points back to earlier text."""
+    has_speaker = any(p.speaker for p in index.paragraphs)
+    chosen = []
+    for w in range(index.size):
+        para = index.paragraphs[int(index.window_para[w])]
+        if int(index.window_len[w]) > 2 or (has_speaker and not para.speaker) or para.kind == "list":
+            continue
+        text = index.window_text(w)
+        if not MIN_QUOTE_CHARS <= len(text) <= MAX_QUOTE_CHARS_ALONE or "?" in text:
+            continue
+        if _DEPENDENT_START.match(text.lstrip("“\"‘'")) or _BOILERPLATE.search(text):
+            continue
+        chosen.append(w)
+    return chosen
 
 
 _GREETING = re.compile(r"^\W*(hi|hello|hey|welcome|thanks?|good (morning|afternoon|evening))\b", re.IGNORECASE)
@@ -287,8 +161,6 @@ def derive(index: PassageIndex, embedder: TextEncoder) -> tuple[dict[str, np.nda
     written, so that loading reads arrays instead of walking 100,000 passages: window flags, each paragraph's
     document, section and speaker, documents' centroids, the headings a decline can suggest, and the windows
     closest to the unrelated questions that set the decline line (by exact search)."""
-    from bot.quotes import quotable_windows  # bot.quotes reads the index like this module does
-
     n = len(index.paragraphs)
     para_doc = np.zeros(n, dtype=np.int32)
     para_section = np.zeros(n, dtype=np.int32)
@@ -335,7 +207,7 @@ def _closest_to_unrelated(index: PassageIndex, embedder: TextEncoder) -> dict[st
     """The windows closest to each unrelated question and their similarity, by exact search in slices."""
     if not index.size:
         return {}
-    speakers = speaker_patterns(index)
+    speakers = speaker_patterns(index.documents)
     queries = embedder.encode([rewrite_question(q, speakers)[0] for q in UNRELATED_QUESTIONS])
     k = min(UNRELATED_CANDIDATES, index.size)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)

@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 
 import yaml
 
-from bot.corpus.errors import CorpusChangeError
+from bot.errors import CorpusChangeError
 
 _DROPPED = frozenset(
     "script style noscript template iframe object svg math canvas textarea select button nav table".split()
