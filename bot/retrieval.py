@@ -29,8 +29,8 @@ from bot.embedding import TextEncoder
 from bot.index import PassageIndex
 from bot.index.derive import FIRST_PERSON, LEAD_IN_END, POINTER
 from bot.index.roots import absolute_links, link_of
-from bot.questions import ASKS_HOW, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
-from bot.quoting import comparable, quote_with_follow
+from bot.questions import ASKS_ABOUT, ASKS_HOW, ASKS_WHO, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
+from bot.quoting import comparable, quote_span, quote_with_follow
 from bot.scoring import FEATURES, Columns, Weights, about_index, document_standing, score
 from bot.text import has_words, search_tokens
 
@@ -371,8 +371,13 @@ class Retriever:
         matrix[:, col["section"]] = section_sim[para_of]
         matrix[:, col["para_best"]] = np.maximum.reduceat(dense_w, starts)[para_of]
         matrix[:, col["para_lexical"]] = np.maximum.reduceat(lex_norm, starts)[para_of]
-        if named:
+        introduction = ~self._has_section[paras]
+        if named and ASKS_WHO.match(rewritten):  # who the speaker is: the introduction says, not their answers
+            matrix[:, col["introduction"]] = (np.isin(docs, list(named)) & introduction)[para_of]
+        elif named:
             matrix[:, col["speaker"]] = (np.isin(docs, list(named)) & self._para_spoken[paras])[para_of]
+        if ASKS_ABOUT.search(rewritten):
+            matrix[:, col["introduction"]] = introduction[para_of]
         doc_dense = self._doc_vectors @ query
         about_words = [t for t in search_tokens(rewritten) if t in self._about[1]]
         doc_lexical = np.zeros(len(self._doc_vectors), dtype=np.float32)
@@ -407,7 +412,7 @@ class Retriever:
         return [result for _, result in self._picks(scored, k)]
 
     def _picks(self, scored: _Scored, k: int) -> list[tuple[int, Result]]:
-        """The results `_select` shows, each with its row among the candidates."""
+        """The results `_select` shows, each with its row among the candidates. A short paragraph is quoted whole."""
         idx = self.index
         picked: list[tuple[int, Result]] = []
         taken: dict[int, list[tuple[int, int]]] = {}
@@ -418,32 +423,34 @@ class Retriever:
             first, length = int(idx.window_first[w]), int(idx.window_len[w])
             if self._pointer[w]:
                 continue  # it only points elsewhere, or says nothing on its own
+            para = idx.paragraphs[p]
+            if len(para.text) <= self.weights.whole_paragraph:
+                first, length = 0, len(para.sentences)
             spans = taken.setdefault(p, [])
             if len(spans) >= self.weights.per_paragraph or any(first < f + m and f < first + length for f, m in spans):
                 continue
-            quote, code = quote_with_follow(idx, w)
+            quote, code = quote_span(idx, p, first, length)
             norm = comparable(quote)
             if any(norm in s or s in norm for s in seen):
                 continue  # the same words again (a copy of a page, or a passage inside one already shown)
             spans.append((first, length))
             seen.append(norm)
-            picked.append((int(j), self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored), code)))
+            key = self._key_sentence(p, first, length, scored)
+            picked.append((int(j), self._result(p, first, length, quote, float(scored.total[j]), key, code)))
             if len(picked) >= k:
                 break
         return picked
 
-    def _key_sentence(self, w: int, scored: _Scored) -> tuple[int, int] | None:
+    def _key_sentence(self, p: int, first: int, length: int, scored: _Scored) -> tuple[int, int] | None:
         """In a quote of several sentences, the one closest to the question, as offsets into the quote."""
         idx = self.index
-        length = int(idx.window_len[w])
         if length < 2:
             return None
-        p, first = int(idx.window_para[w]), int(idx.window_first[w])
         run = np.arange(self._para_start[p], self._para_end[p])
         singles = run[
             (idx.window_len[run] == 1) & (idx.window_first[run] >= first) & (idx.window_first[run] < first + length)
         ]
-        if len(singles) != length:
+        if len(singles) != length or not np.isin(singles, scored.candidates).all():
             return None
         best = int(singles[np.argmax(scored.similarity(singles))])
         sentences = idx.paragraphs[p].sentences
@@ -452,13 +459,19 @@ class Retriever:
         return start - offset, end - offset
 
     def _result(
-        self, w: int, quote: str, score: float, key: tuple[int, int] | None = None, code: tuple[Span, ...] = ()
+        self,
+        p: int,
+        first: int,
+        length: int,
+        quote: str,
+        score: float,
+        key: tuple[int, int] | None = None,
+        code: tuple[Span, ...] = (),
     ) -> Result:
         idx = self.index
-        para = idx.paragraphs[int(idx.window_para[w])]
+        para = idx.paragraphs[p]
         doc = idx.documents[para.doc]
         section = para.section[-1] if para.section else None
-        first, length = int(idx.window_first[w]), int(idx.window_len[w])
         start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
         return Result(
             quote=quote,
@@ -469,7 +482,7 @@ class Retriever:
             asked=section if doc["is_interview"] and para.section else None,
             url=link_of(doc, para.heading),
             document=doc["name"],
-            paragraph=int(idx.window_para[w]),
+            paragraph=p,
             context=para.text,
             key_sentence=key,
             code=code,
@@ -480,4 +493,5 @@ class Retriever:
         """The result quoting window `w` as answers show it (with what a lead-in introduces): for passages chosen
         outside scoring, such as a moderator's lesson (bot/lessons.py)."""
         quote, code = quote_with_follow(self.index, w)
-        return self._result(w, quote, score, None, code)
+        first, length = int(self.index.window_first[w]), int(self.index.window_len[w])
+        return self._result(int(self.index.window_para[w]), first, length, quote, score, None, code)

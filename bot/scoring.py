@@ -12,7 +12,8 @@ prints each column's share. The columns:
     elections) and translations count against it; authority 0 is a filter (never quoted), not a column;
   - the quote's shape: each extra sentence, a window ending on a lead-in, first-person story when the question asks
     how to do something;
-  - the question names an interview's speaker and the passage is in their words.
+  - the question names an interview's speaker and the passage is in their words; or it asks who they are or what a
+    document is about, and the passage is the document's introduction (the words before its first heading).
 The weights were tuned on tests/eval/dev.jsonl only.
 """
 
@@ -41,6 +42,7 @@ FEATURES = (
     "record",
     "translation",
     "speaker",
+    "introduction",
     "per_sentence",
     "lead_in",
     "narrative",
@@ -66,9 +68,13 @@ class Weights:
     authority: float = 0.6  # per unit of a document's front-matter authority above or below normal
     translation: float = 1.0  # penalty for documents not in English (translated copies of a page)
     per_paragraph: int = 2  # at most this many results from one paragraph
+    whole_paragraph: int = 450  # a paragraph this short (in characters) is quoted whole, not just its best window
     # the question names an interview's speaker: it is about their words. Raised from 0.05 (on the dev set) for
     # large corpora, where many documents use the same words; `make bench` reports hit rates with and without one
     speaker_boost: float = 1.0  # the `speaker` column's weight
+    # the question asks who a speaker is or what a document is about, and the passage is the document's own
+    # introduction (before its first heading)
+    introduction: float = 0.6
     candidates: int = 300
     # confidence = best window similarity + coverage * share of the question's words the corpus knows
     coverage: float = 0.3
