@@ -20,7 +20,8 @@ knows, and no closer than unrelated questions come in this corpus (see `_confide
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from bot.index.derive import FIRST_PERSON, LEAD_IN_END, POINTER
 from bot.index.roots import absolute_links, link_of
 from bot.questions import ASKS_ABOUT, ASKS_HOW, ASKS_WHO, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
 from bot.quoting import comparable, quote_span, quote_with_follow
+from bot.rerank import SECOND_FEATURES, Reranker
 from bot.scoring import FEATURES, Columns, Weights, about_index, document_standing, score
 from bot.text import has_words, search_tokens
 
@@ -88,6 +90,12 @@ class Answer:
         }
 
 
+@cache
+def shipped_reranker() -> Reranker | None:
+    """The second stage `make tune` wrote to bot/tuned/, read once."""
+    return Reranker.load()
+
+
 def check_question(question: str) -> str:
     """The question, stripped; raises QuestionError with a short message when it cannot be used."""
     text = question.strip()
@@ -109,6 +117,10 @@ class _Scored:
     confidence: float
     dense: np.ndarray  # their similarity to the question
     columns: Columns  # their feature matrix
+    order: np.ndarray | None = None  # the rows best first, when a second stage reordered them (else by `total`)
+
+    def ranked(self) -> np.ndarray:
+        return self.order if self.order is not None else np.argsort(-self.total, kind="stable")
 
     def similarity(self, windows: np.ndarray) -> np.ndarray:
         """The question's similarity to some of the candidates (by window id)."""
@@ -128,11 +140,19 @@ class Retriever:
     candidates are measured against: `make bench` reports the share of exact top-10 answers they keep)."""
 
     def __init__(
-        self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None, exact: bool = False
+        self,
+        index: PassageIndex,
+        embedder: TextEncoder,
+        weights: Weights | None = None,
+        exact: bool = False,
+        reranker: Reranker | None = None,
+        second_stage: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.weights = weights or Weights()
+        self.weights = weights or Weights.shipped()
+        # the second stage (bot/rerank.py): the one `make tune` shipped, unless another is given or it is turned off
+        self.reranker = (reranker or shipped_reranker()) if second_stage else None
         self.exact = exact or index.window_index is None
         derived = index.derived
         paragraphs = np.arange(len(index.paragraphs))
@@ -222,6 +242,8 @@ class Retriever:
             return Answer(text, False)
         scored = self._score(text, query, dense or self.dense(query[None, :])[0])
         answered = scored.confidence >= self.threshold
+        if answered and self.reranker is not None:
+            scored = self.rerank(scored, query)
         results = self._select(scored, k) if answered else []
         if answered and results:
             return Answer(text, True, results, self._relative(scored.confidence))
@@ -236,6 +258,8 @@ class Retriever:
         if self.index.size == 0:
             return answer, []
         scored = self._score(text, query, self.dense(query[None, :])[0])
+        if self.reranker is not None:
+            scored = self.rerank(scored, query)
         return answer, [(result, scored.columns.contributions(j, self.weights)) for j, result in self._picks(scored, k)]
 
     def _relative(self, confidence: float) -> float:
@@ -395,6 +419,52 @@ class Retriever:
         matrix[:, col["narrative"]] = self._first_person[windows] & bool(ASKS_HOW.match(rewritten))
         return Columns(matrix), dense_w
 
+    def rerank(self, scored: _Scored, query: np.ndarray) -> _Scored:
+        """The candidates with the second stage's order: its `depth` best showable rows first, reordered."""
+        assert self.reranker is not None
+        rows = self.front(scored, self.reranker.depth)
+        if len(rows) < 2:
+            return scored
+        first = rows[self.reranker.order(self.second_columns(scored, query, rows))]
+        rest = np.argsort(-scored.total, kind="stable")
+        rest = rest[~np.isin(rest, first)]
+        return replace(scored, order=np.concatenate([first, rest]))
+
+    def front(self, scored: _Scored, depth: int) -> np.ndarray:
+        """The rows of the first stage's best `depth` candidates that could be shown (not pointers)."""
+        order = np.argsort(-scored.total, kind="stable")
+        return order[~self._pointer[scored.candidates[order]]][:depth]
+
+    def second_columns(self, scored: _Scored, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The second stage's columns (`SECOND_FEATURES`) of some candidate rows, best first stage first."""
+        assert self.reranker is not None
+        idx = self.index
+        windows = scored.candidates[rows]
+        paras = idx.window_para[windows]
+        adapted = self.reranker.adapt(query)
+        both = np.stack([query, adapted], axis=1)
+        window_sims = np.asarray(idx.window_vectors[windows], dtype=np.float32) @ both
+        para_sims = np.asarray(idx.paragraph_vectors[paras], dtype=np.float32) @ both
+        sections = self._section_of_para[paras]
+        section_sims = np.where(
+            self._has_section[paras][:, None],
+            np.asarray(idx.section_vectors[sections], dtype=np.float32) @ both,
+            para_sims,
+        )
+        lengths = np.array([len(idx.paragraphs[int(p)].text) for p in paras])
+        columns = {
+            "first_stage": scored.total[rows] - scored.total[rows[0]],
+            "rank": np.arange(len(rows)) / self.reranker.depth,
+            "window": window_sims[:, 0],
+            "paragraph": para_sims[:, 0],
+            "section": section_sims[:, 0],
+            "window_adapted": window_sims[:, 1],
+            "paragraph_adapted": para_sims[:, 1],
+            "section_adapted": section_sims[:, 1],
+            "whole": lengths <= self.weights.whole_paragraph,
+        }
+        return np.stack([np.asarray(columns[name], dtype=np.float32) for name in SECOND_FEATURES], axis=1)
+
     def _confidence(self, words: list[str], named: set[int], windows: np.ndarray, similarity: np.ndarray) -> float:
         """How sure the bot is that the corpus answers: the closest passage that could be shown (not a pointer; a
         record or translation counts for less), plus the share of the question's words the corpus knows, plus a
@@ -417,7 +487,7 @@ class Retriever:
         picked: list[tuple[int, Result]] = []
         taken: dict[int, list[tuple[int, int]]] = {}
         seen: list[str] = []
-        for j in np.argsort(-scored.total):
+        for j in scored.ranked():
             w = int(scored.candidates[j])
             p = int(idx.window_para[w])
             first, length = int(idx.window_first[w]), int(idx.window_len[w])

@@ -19,6 +19,7 @@ The weights were tuned on tests/eval/dev.jsonl only.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bot.index import PassageIndex, import_bm25s
+from bot.rerank import TUNED_DIR
 from bot.text import search_tokens
 
 # The columns of the feature matrix, in order. Penalties are columns with a negative weight.
@@ -85,6 +87,17 @@ class Weights:
     null_margin: float = 0.15
     record_confidence: float = 0.3  # how much of a document's prior penalty counts against the confidence too
     named_confidence: float = 0.1  # a question that names an interview's speaker is about the corpus
+
+    @classmethod
+    def shipped(cls) -> Weights:
+        """The weights `make tune` fitted (bot/tuned/first_stage.json); these defaults are where it starts."""
+        try:
+            tuned = json.loads((TUNED_DIR / "first_stage.json").read_text(encoding="utf-8"))["weights"]
+        except (OSError, ValueError, KeyError):
+            return cls()
+        base = cls()
+        kinds = {f.name: type(getattr(base, f.name)) for f in fields(cls)}
+        return base.replace(**{k: kinds[k](v) for k, v in tuned.items() if k in kinds})
 
     def vector(self) -> np.ndarray:
         """The weight of each column of `FEATURES`, penalties negative, on the scale of a cosine."""
