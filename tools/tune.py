@@ -218,7 +218,7 @@ def pairwise_fit(features: list[np.ndarray], labels: list[np.ndarray], decay: fl
 def fit_second_stage(train: list[Case], dev: list[Case], weights: Weights, seed: int, say: Say) -> Reranker | None:
     best: tuple[float, Reranker | None] = (objective(dev, weights)[0], None)
     say(f"second stage: dev without it {best[0]:.4f}")
-    for adapter_decay in (1e-3, 1e-2):
+    for adapter_decay in (1e-2, 3e-2, 1e-1):
         down, up = train_adapter(train, weights, ADAPTER_RANK, adapter_decay, seed, say)
         probe = Reranker(np.zeros(len(SECOND_FEATURES), dtype=np.float32), down, up)
         features, labels = [], []
@@ -235,7 +235,7 @@ def fit_second_stage(train: list[Case], dev: list[Case], weights: Weights, seed:
                 )
                 features.append(case.retriever.second_columns(scored, case.query, rows))
                 labels.append(y)
-        for decay in (1e-4, 1e-3, 1e-2):
+        for decay in (1e-4, 1e-3):
             reranker = Reranker(pairwise_fit(features, labels, decay), down, up)
             for case in dev:
                 case.retriever.reranker = reranker
