@@ -13,7 +13,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # a short reachability probe (timeout bounds a slow DNS too): without that index, torch comes from the default one
 PROBE := timeout 10 $(PYTHON) -c "import urllib.request; urllib.request.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=5)"
 
-.PHONY: install run test eval eval-adapted bench lint format index clean
+.PHONY: install run test eval eval-adapted tune bench lint format index clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ eval: $(DEV_STAMP)
 
 eval-adapted: $(DEV_STAMP)
 	$(PY) -m tools.evaluation --adapted
+
+# fits the weights that choose the first quote (bot/tuned/) from tests/eval/train.jsonl, choosing on dev.jsonl
+tune: $(DEV_STAMP)
+	$(PY) -m tools.tune
 
 bench: $(DEV_STAMP)
 	$(PY) -m tools.bench

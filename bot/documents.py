@@ -363,8 +363,11 @@ def parse_markdown(text: str, name: str, authority: float | None = None) -> Docu
     paragraphs: list[Paragraph] = []
     follows: dict[int, list[Block]] = {}
     # a front-matter description says what the page is for ("This doc has some tips…"): it tells which document
-    # answers, but it is a pointer, not an answer, so it is never quoted
+    # answers, but it is a pointer, not an answer, so it is never quoted. An interview's is its subtitle, the
+    # editor's introduction of who is speaking ("An interview with …, Sr. Director of …"): quoted first, in the
+    # editor's name, as the interview's other words before its first question are
     description = _meta_text(meta, "description", "summary") or ""
+    editor = _meta_text(meta, "interviewer") or "the editor"
     headings: list[tuple[int, str]] = []
     all_headings: list[str] = []
     slugs: list[str] = []  # every heading as GitHub reads it for its anchor, the title's too
@@ -405,8 +408,8 @@ def parse_markdown(text: str, name: str, authority: float | None = None) -> Docu
         block_speaker = None
         if block.kind == "quote":
             block_speaker = block.attribution or (speaker if is_interview else None)
-        elif is_interview and section:
-            block_speaker = speaker
+        elif is_interview:
+            block_speaker = speaker if section else editor  # before the first question: the editor introducing
         paragraphs.append(
             Paragraph(block.text, section, block_speaker, block.kind, block.code, heading=under, links=block.links)
         )
@@ -417,6 +420,8 @@ def parse_markdown(text: str, name: str, authority: float | None = None) -> Docu
         for i, p in enumerate(paragraphs)
         if _quotable(p.text) or follows.get(i)
     ]
+    if is_interview and description and _quotable(description):
+        paragraphs.insert(0, Paragraph(description, (), editor))
     title = title or Path(name).stem.replace("-", " ").replace("_", " ")
     return Document(
         name=name,

@@ -77,14 +77,31 @@ _K8S = re.compile(r"\bk8s\b", re.IGNORECASE)
 def rewrite_question(question: str, speakers: list[tuple[re.Pattern[str], set[int]]]) -> tuple[str, set[int]]:
     """A question as it is embedded: an interview's speaker put in the second person, as the interviewer asked
     ("how did Jaice start?" becomes "how did you start?"), "k8s" spelled out; and the documents whose speaker it
-    names."""
+    names. A question asking who the speaker is keeps their name: the introduction that answers it names them."""
     named: set[int] = set()
     text = question
+    keep = bool(ASKS_WHO.match(question))
     for pattern, docs in speakers:
-        text, count = pattern.subn(lambda m: "your" if m.group(2) else "you", text)
+        if keep:
+            count = len(pattern.findall(text))
+        else:
+            text, count = pattern.subn(lambda m: "your" if m.group(2) else "you", text)
         if count:
             named |= docs
     return _K8S.sub("Kubernetes", text), named
+
+
+# A question asking who someone is ("who is Jaice?", "tell me about Jaice"): answered by a document's introduction
+ASKS_WHO = re.compile(
+    r"^\W*(who\s+(is|was|are)\b|who['’]s\b|tell me (more )?about\b|what (is|was) \w+(\s\w+)?['’]s (job|role|title)\b)",
+    re.IGNORECASE,
+)
+# A question asking what a document is ("what is this interview about?"): answered by its introduction too
+ASKS_ABOUT = re.compile(
+    r"\bwhat(['’]s| is| was)? (this|the|that) (interview|doc|document|page|guide|article|post|blog post) about\b|"
+    r"\bwhat (is|['’]s) (this|that) (interview|article|blog post)\b",
+    re.IGNORECASE,
+)
 
 
 # A question asking what to do ("how do I…", "can I…", "where should I…"): answered by advice, not by a story

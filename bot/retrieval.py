@@ -20,7 +20,8 @@ knows, and no closer than unrelated questions come in this corpus (see `_confide
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 import numpy as np
 
@@ -29,9 +30,10 @@ from bot.embedding import TextEncoder
 from bot.index import PassageIndex
 from bot.index.derive import FIRST_PERSON, LEAD_IN_END, POINTER
 from bot.index.roots import absolute_links, link_of
-from bot.questions import ASKS_HOW, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
-from bot.quoting import comparable, quote_with_follow
-from bot.scoring import about_index, document_prior
+from bot.questions import ASKS_ABOUT, ASKS_HOW, ASKS_WHO, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
+from bot.quoting import comparable, quote_span, quote_with_follow
+from bot.rerank import SECOND_FEATURES, Reranker
+from bot.scoring import FEATURES, Columns, Weights, about_index, document_standing, score
 from bot.text import has_words, search_tokens
 
 log = logging.getLogger(__name__)
@@ -42,39 +44,6 @@ RAISED_LIMIT = 20_000  # windows of documents ranked above normal that are score
 
 class QuestionError(ValueError):
     """The question cannot be answered as asked (empty, too long, no words); the message says so plainly."""
-
-
-@dataclass(frozen=True)
-class Weights:
-    window: float = 1.5
-    paragraph: float = 0.25
-    section: float = 0.2
-    lexical: float = 0.05
-    para_best: float = 0.5  # the best window anywhere in the paragraph (dense)
-    para_lexical: float = 0.4  # the best window anywhere in the paragraph (BM25)
-    per_sentence: float = 0.03
-    narrative: float = 0.2  # penalty for first-person story ("so I did") when the question asks how to do something
-    lead_in: float = 0.15  # penalty for a quote ending on a sentence that leads into the next ("And you know what?")
-    # where the answer lives: the document's closeness to the question (its paragraphs' centroid, dense) and its
-    # title, description and headings (BM25)
-    doc_dense: float = 0.3
-    doc_lexical: float = 0.4
-    record: float = 0.3  # penalty for records (minutes, notes, archives, elections, reports): they rarely answer
-    authority: float = 0.6  # per unit of a document's front-matter authority above or below normal
-    per_paragraph: int = 2  # at most this many results from one paragraph
-    # the question names an interview's speaker: it is about their words. Raised from 0.05 (on the dev set) for
-    # large corpora, where many documents use the same words; `make bench` reports hit rates with and without one
-    speaker_boost: float = 1.0
-    candidates: int = 300
-    # confidence = best window similarity + coverage * share of the question's words the corpus knows
-    coverage: float = 0.3
-    threshold: float = 0.5
-    # ...and above what unrelated questions reach in this corpus: the larger the corpus, the closer its best passage
-    # comes to any question, so the line is raised to `null_margin` above the `null_quantile` of unrelated questions
-    null_quantile: float = 0.9
-    null_margin: float = 0.15
-    record_confidence: float = 0.3  # how much of a document's prior penalty counts against the confidence too
-    named_confidence: float = 0.1  # a question that names an interview's speaker is about the corpus
 
 
 @dataclass(frozen=True)
@@ -121,6 +90,12 @@ class Answer:
         }
 
 
+@cache
+def shipped_reranker() -> Reranker | None:
+    """The second stage `make tune` wrote to bot/tuned/, read once."""
+    return Reranker.load()
+
+
 def check_question(question: str) -> str:
     """The question, stripped; raises QuestionError with a short message when it cannot be used."""
     text = question.strip()
@@ -141,6 +116,11 @@ class _Scored:
     total: np.ndarray  # their scores
     confidence: float
     dense: np.ndarray  # their similarity to the question
+    columns: Columns  # their feature matrix
+    order: np.ndarray | None = None  # the rows best first, when a second stage reordered them (else by `total`)
+
+    def ranked(self) -> np.ndarray:
+        return self.order if self.order is not None else np.argsort(-self.total, kind="stable")
 
     def similarity(self, windows: np.ndarray) -> np.ndarray:
         """The question's similarity to some of the candidates (by window id)."""
@@ -160,11 +140,19 @@ class Retriever:
     candidates are measured against: `make bench` reports the share of exact top-10 answers they keep)."""
 
     def __init__(
-        self, index: PassageIndex, embedder: TextEncoder, weights: Weights | None = None, exact: bool = False
+        self,
+        index: PassageIndex,
+        embedder: TextEncoder,
+        weights: Weights | None = None,
+        exact: bool = False,
+        reranker: Reranker | None = None,
+        second_stage: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.weights = weights or Weights()
+        self.weights = weights or Weights.shipped()
+        # the second stage (bot/rerank.py): the one `make tune` shipped, unless another is given or it is turned off
+        self.reranker = (reranker or shipped_reranker()) if second_stage else None
         self.exact = exact or index.window_index is None
         derived = index.derived
         paragraphs = np.arange(len(index.paragraphs))
@@ -192,9 +180,11 @@ class Retriever:
             list(index.notes["suggest_texts"]),
             derived["suggest_question"],
         )
-        self._doc_prior = np.array(
-            [document_prior(doc, self.weights.authority, self.weights.record) for doc in index.documents],
-            dtype=np.float32,
+        self._standing = document_standing(index.documents)
+        self._doc_prior = self._standing.prior(self.weights)
+        # windows of documents at authority 0 are never candidates (they stay in the index, for a moderator to raise)
+        self._excluded_windows = (
+            self._standing.excluded[self._para_doc[index.window_para]] if index.size else np.zeros(0, dtype=bool)
         )
         # the windows of documents a moderator ranks above normal: their standing can carry a passage to the top
         # that neither search puts among its front-runners, so they are always candidates (when few enough)
@@ -206,7 +196,9 @@ class Retriever:
             )
             self._raised = np.zeros(0, dtype=np.int64)
         # how much a window's similarity is discounted in the confidence: pointers wholly, records a little
-        self._doc_discount = self.weights.record_confidence * np.maximum(-self._doc_prior, 0.0)
+        self._doc_discount = np.where(
+            self._standing.excluded, 1.0, self.weights.record_confidence * np.maximum(-self._doc_prior, 0.0)
+        )
         import faiss
 
         # one thread per search: a question is answered on one thread while others run beside it, and FAISS's
@@ -250,10 +242,25 @@ class Retriever:
             return Answer(text, False)
         scored = self._score(text, query, dense or self.dense(query[None, :])[0])
         answered = scored.confidence >= self.threshold
+        if answered and self.reranker is not None:
+            scored = self.rerank(scored, query)
         results = self._select(scored, k) if answered else []
         if answered and results:
             return Answer(text, True, results, self._relative(scored.confidence))
         return Answer(text, False, [], self._relative(scored.confidence), self.suggest(query))
+
+    def explain(self, question: str, k: int = 3) -> tuple[Answer, list[tuple[Result, list[tuple[str, float, float]]]]]:
+        """Answer one question and say why: the best candidates (those shown, when it is answered), each with every
+        feature column's name, value and share of its score (`python -m bot ask --explain`)."""
+        text = check_question(question)
+        query = self.embedder.encode_query(self.rewrite(text)[0])
+        answer = self.answer_vector(text, query, k)
+        if self.index.size == 0:
+            return answer, []
+        scored = self._score(text, query, self.dense(query[None, :])[0])
+        if self.reranker is not None:
+            scored = self.rerank(scored, query)
+        return answer, [(result, scored.columns.contributions(j, self.weights)) for j, result in self._picks(scored, k)]
 
     def _relative(self, confidence: float) -> float:
         """Confidence on one scale for every corpus: the decline line is always at `weights.threshold`."""
@@ -354,44 +361,109 @@ class Retriever:
             pools.append(ids)
             top_lex = float(scores.max()) if len(scores) else 0.0
         windows = self._windows_of(np.concatenate(pools))
+        windows = windows[~self._excluded_windows[windows]]
+        columns, dense_w = self.columns(rewritten, named, known, top_lex, query, windows)
+        return _Scored(windows, score(columns, w), self._confidence(words, named, windows, dense_w), dense_w, columns)
+
+    def columns(
+        self, rewritten: str, named: set[int], known: list[str], top_lex: float, query: np.ndarray, windows: np.ndarray
+    ) -> tuple[Columns, np.ndarray]:
+        """The feature matrix of `windows` (sorted; whole paragraphs) for a question (rewritten as it is embedded),
+        and the windows' dense similarity."""
+        idx = self.index
         paras, para_of = np.unique(idx.window_para[windows], return_inverse=True)
         starts = np.flatnonzero(np.r_[True, para_of[1:] != para_of[:-1]])  # windows of a paragraph are contiguous
+        n = len(windows)
+        matrix = np.zeros((n, len(FEATURES)), dtype=np.float32)
+        if not n:
+            return Columns(matrix), np.zeros(0, dtype=np.float32)
+        col = {name: i for i, name in enumerate(FEATURES)}
 
         dense_w = np.asarray(idx.window_vectors[windows], dtype=np.float32) @ query
-        lexical = self.lexical(known, windows) if known else np.zeros(len(windows), dtype=np.float32)
+        lexical = self.lexical(known, windows) if known else np.zeros(n, dtype=np.float32)
         lex_norm = lexical / top_lex if top_lex > 0 else lexical
-
         para_sim = np.asarray(idx.paragraph_vectors[paras], dtype=np.float32) @ query
         # a paragraph with no heading above it is judged by its own text, not by the document title
         sections = self._section_of_para[paras]
         section_sim = np.where(
             self._has_section[paras], np.asarray(idx.section_vectors[sections], dtype=np.float32) @ query, para_sim
         )
-        context = (
-            w.paragraph * para_sim
-            + w.section * section_sim
-            + w.para_best * np.maximum.reduceat(dense_w, starts)
-            + w.para_lexical * np.maximum.reduceat(lex_norm, starts)
-        )
         docs = self._para_doc[paras]
-        if named:
-            context = context + w.speaker_boost * (np.isin(docs, list(named)) & self._para_spoken[paras])
-        doc_score = self._doc_prior + w.doc_dense * (self._doc_vectors @ query)
-        about_words = [t for t in words if t in self._about[1]]
-        if about_words and w.doc_lexical:
+        matrix[:, col["window"]] = dense_w
+        matrix[:, col["lexical"]] = lex_norm
+        matrix[:, col["paragraph"]] = para_sim[para_of]
+        matrix[:, col["section"]] = section_sim[para_of]
+        matrix[:, col["para_best"]] = np.maximum.reduceat(dense_w, starts)[para_of]
+        matrix[:, col["para_lexical"]] = np.maximum.reduceat(lex_norm, starts)[para_of]
+        introduction = ~self._has_section[paras]
+        if named and ASKS_WHO.match(rewritten):  # who the speaker is: the introduction says, not their answers
+            matrix[:, col["introduction"]] = (np.isin(docs, list(named)) & introduction)[para_of]
+        elif named:
+            matrix[:, col["speaker"]] = (np.isin(docs, list(named)) & self._para_spoken[paras])[para_of]
+        if ASKS_ABOUT.search(rewritten):
+            matrix[:, col["introduction"]] = introduction[para_of]
+        doc_dense = self._doc_vectors @ query
+        about_words = [t for t in search_tokens(rewritten) if t in self._about[1]]
+        doc_lexical = np.zeros(len(self._doc_vectors), dtype=np.float32)
+        if about_words:
             about = self._about[0].get_scores(about_words)
-            doc_score = doc_score + w.doc_lexical * about / max(float(about.max()), 1e-9)
-        context = context + doc_score[docs]
+            doc_lexical = about / max(float(about.max()), 1e-9)
+        window_docs = docs[para_of]
+        matrix[:, col["doc_dense"]] = doc_dense[window_docs]
+        matrix[:, col["doc_lexical"]] = doc_lexical[window_docs]
+        matrix[:, col["authority"]] = self._standing.authority[window_docs]
+        matrix[:, col["record"]] = self._standing.record[window_docs]
+        matrix[:, col["translation"]] = self._standing.translation[window_docs]
+        matrix[:, col["per_sentence"]] = idx.window_len[windows] - 1
+        matrix[:, col["lead_in"]] = self._ends_on_lead_in[windows]
+        matrix[:, col["narrative"]] = self._first_person[windows] & bool(ASKS_HOW.match(rewritten))
+        return Columns(matrix), dense_w
 
-        total = (
-            w.window * dense_w
-            + context[para_of]
-            + w.lexical * lex_norm
-            + w.per_sentence * (idx.window_len[windows] - 1)
-            - w.lead_in * self._ends_on_lead_in[windows]
-            - w.narrative * (self._first_person[windows] & bool(ASKS_HOW.match(rewritten)))
-        ) / (w.window + w.paragraph + w.section + w.para_best + w.lexical + w.para_lexical)
-        return _Scored(windows, total, self._confidence(words, named, windows, dense_w), dense_w)
+    def rerank(self, scored: _Scored, query: np.ndarray) -> _Scored:
+        """The candidates with the second stage's order: its `depth` best showable rows first, reordered."""
+        assert self.reranker is not None
+        rows = self.front(scored, self.reranker.depth)
+        if len(rows) < 2:
+            return scored
+        first = rows[self.reranker.order(self.second_columns(scored, query, rows))]
+        rest = np.argsort(-scored.total, kind="stable")
+        rest = rest[~np.isin(rest, first)]
+        return replace(scored, order=np.concatenate([first, rest]))
+
+    def front(self, scored: _Scored, depth: int) -> np.ndarray:
+        """The rows of the first stage's best `depth` candidates that could be shown (not pointers)."""
+        order = np.argsort(-scored.total, kind="stable")
+        return order[~self._pointer[scored.candidates[order]]][:depth]
+
+    def second_columns(self, scored: _Scored, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The second stage's columns (`SECOND_FEATURES`) of some candidate rows, best first stage first."""
+        assert self.reranker is not None
+        idx = self.index
+        windows = scored.candidates[rows]
+        paras = idx.window_para[windows]
+        adapted = self.reranker.adapt(query)
+        both = np.stack([query, adapted], axis=1)
+        window_sims = np.asarray(idx.window_vectors[windows], dtype=np.float32) @ both
+        para_sims = np.asarray(idx.paragraph_vectors[paras], dtype=np.float32) @ both
+        sections = self._section_of_para[paras]
+        section_sims = np.where(
+            self._has_section[paras][:, None],
+            np.asarray(idx.section_vectors[sections], dtype=np.float32) @ both,
+            para_sims,
+        )
+        lengths = np.array([len(idx.paragraphs[int(p)].text) for p in paras])
+        columns = {
+            "first_stage": scored.total[rows] - scored.total[rows[0]],
+            "rank": np.arange(len(rows)) / self.reranker.depth,
+            "window": window_sims[:, 0],
+            "paragraph": para_sims[:, 0],
+            "section": section_sims[:, 0],
+            "window_adapted": window_sims[:, 1],
+            "paragraph_adapted": para_sims[:, 1],
+            "section_adapted": section_sims[:, 1],
+            "whole": lengths <= self.weights.whole_paragraph,
+        }
+        return np.stack([np.asarray(columns[name], dtype=np.float32) for name in SECOND_FEATURES], axis=1)
 
     def _confidence(self, words: list[str], named: set[int], windows: np.ndarray, similarity: np.ndarray) -> float:
         """How sure the bot is that the corpus answers: the closest passage that could be shown (not a pointer; a
@@ -407,42 +479,48 @@ class Retriever:
 
     def _select(self, scored: _Scored, k: int) -> list[Result]:
         """Best windows first; no two results share a sentence or quote the same text, and none is a pointer."""
+        return [result for _, result in self._picks(scored, k)]
+
+    def _picks(self, scored: _Scored, k: int) -> list[tuple[int, Result]]:
+        """The results `_select` shows, each with its row among the candidates. A short paragraph is quoted whole."""
         idx = self.index
-        picked: list[Result] = []
+        picked: list[tuple[int, Result]] = []
         taken: dict[int, list[tuple[int, int]]] = {}
         seen: list[str] = []
-        for j in np.argsort(-scored.total):
+        for j in scored.ranked():
             w = int(scored.candidates[j])
             p = int(idx.window_para[w])
             first, length = int(idx.window_first[w]), int(idx.window_len[w])
             if self._pointer[w]:
                 continue  # it only points elsewhere, or says nothing on its own
+            para = idx.paragraphs[p]
+            if len(para.text) <= self.weights.whole_paragraph:
+                first, length = 0, len(para.sentences)
             spans = taken.setdefault(p, [])
             if len(spans) >= self.weights.per_paragraph or any(first < f + m and f < first + length for f, m in spans):
                 continue
-            quote, code = quote_with_follow(idx, w)
+            quote, code = quote_span(idx, p, first, length)
             norm = comparable(quote)
             if any(norm in s or s in norm for s in seen):
                 continue  # the same words again (a copy of a page, or a passage inside one already shown)
             spans.append((first, length))
             seen.append(norm)
-            picked.append(self._result(w, quote, float(scored.total[j]), self._key_sentence(w, scored), code))
+            key = self._key_sentence(p, first, length, scored)
+            picked.append((int(j), self._result(p, first, length, quote, float(scored.total[j]), key, code)))
             if len(picked) >= k:
                 break
         return picked
 
-    def _key_sentence(self, w: int, scored: _Scored) -> tuple[int, int] | None:
+    def _key_sentence(self, p: int, first: int, length: int, scored: _Scored) -> tuple[int, int] | None:
         """In a quote of several sentences, the one closest to the question, as offsets into the quote."""
         idx = self.index
-        length = int(idx.window_len[w])
         if length < 2:
             return None
-        p, first = int(idx.window_para[w]), int(idx.window_first[w])
         run = np.arange(self._para_start[p], self._para_end[p])
         singles = run[
             (idx.window_len[run] == 1) & (idx.window_first[run] >= first) & (idx.window_first[run] < first + length)
         ]
-        if len(singles) != length:
+        if len(singles) != length or not np.isin(singles, scored.candidates).all():
             return None
         best = int(singles[np.argmax(scored.similarity(singles))])
         sentences = idx.paragraphs[p].sentences
@@ -451,13 +529,19 @@ class Retriever:
         return start - offset, end - offset
 
     def _result(
-        self, w: int, quote: str, score: float, key: tuple[int, int] | None = None, code: tuple[Span, ...] = ()
+        self,
+        p: int,
+        first: int,
+        length: int,
+        quote: str,
+        score: float,
+        key: tuple[int, int] | None = None,
+        code: tuple[Span, ...] = (),
     ) -> Result:
         idx = self.index
-        para = idx.paragraphs[int(idx.window_para[w])]
+        para = idx.paragraphs[p]
         doc = idx.documents[para.doc]
         section = para.section[-1] if para.section else None
-        first, length = int(idx.window_first[w]), int(idx.window_len[w])
         start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
         return Result(
             quote=quote,
@@ -468,7 +552,7 @@ class Retriever:
             asked=section if doc["is_interview"] and para.section else None,
             url=link_of(doc, para.heading),
             document=doc["name"],
-            paragraph=int(idx.window_para[w]),
+            paragraph=p,
             context=para.text,
             key_sentence=key,
             code=code,
@@ -479,4 +563,5 @@ class Retriever:
         """The result quoting window `w` as answers show it (with what a lead-in introduces): for passages chosen
         outside scoring, such as a moderator's lesson (bot/lessons.py)."""
         quote, code = quote_with_follow(self.index, w)
-        return self._result(w, quote, score, None, code)
+        first, length = int(self.index.window_first[w]), int(self.index.window_len[w])
+        return self._result(int(self.index.window_para[w]), first, length, quote, score, None, code)

@@ -68,8 +68,10 @@ def test_interview_keeps_questions_speakers_and_verbatim_text():
     questions = {p.section[-1] for p in doc.paragraphs if p.section}
     assert len(questions) == 14
     assert "How and when did you first learn about Kubernetes? Where did it all begin for you?" in questions
-    intro = doc.paragraphs[0]
-    assert intro.section == () and intro.speaker is None  # the editor's introduction is not the speaker's words
+    # the subtitle and introduction, before the first question, are the editor's words, not the speaker's
+    subtitle, intro = doc.paragraphs[0], doc.paragraphs[1]
+    assert subtitle.text.startswith("An interview with Jaice Singer DuMars, Sr. Director")
+    assert subtitle.section == intro.section == () and subtitle.speaker == intro.speaker == doc.interviewer
     answers = [p for p in doc.paragraphs if p.section]
     assert all(p.speaker == "Jaice Singer DuMars" for p in answers)
     # every quotable paragraph is verbatim from the original interview text

@@ -133,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     ask = add("ask", "Answer questions with quotes (one per line from stdin when none is given).")
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
     ask.add_argument("-k", type=int, default=3, metavar="N", help="results per question (default 3)")
+    ask.add_argument(
+        "--explain", action="store_true", help="after each result, each scoring feature's value and share of its score"
+    )
     ask.add_argument("question", nargs="*", help="the question (words are joined)")
     ask.set_defaults(func=cmd_ask)
 

@@ -136,7 +136,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
             print(format_answer(answer, index), flush=True)
+        if args.explain and answer.question:
+            print(format_explanation(retriever, answer.question, args.k), flush=True)
     return 0
+
+
+def format_explanation(retriever: Retriever, question: str, k: int) -> str:
+    """Why each quote ranked where it did: every feature's value and its share of the score, largest first (the
+    ranking before any moderator's lesson)."""
+    answer, explained = retriever.explain(question, k)
+    lines = ["Why (the ranking before any lesson):" if answer.answered else "Declined; the best candidates were:"]
+    for n, (result, row) in enumerate(explained, 1):
+        lines.append(f"  {n}. score {result.score:.3f}: {result.quote[:80]!r} ({result.source})")
+        for name, value, share in sorted(row, key=lambda item: -abs(item[2])):
+            if value:
+                lines.append(f"       {name:<13} {value:7.3f}  {share:+.3f}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:

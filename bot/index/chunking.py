@@ -14,7 +14,7 @@ from bot.text import english_share, sentence_spans
 
 # Bump when parsing or chunking changes what a build produces, so old indexes are rebuilt.
 CHUNKING = {
-    "parser_version": 10,
+    "parser_version": 11,  # 11: an interview's subtitle and introduction are the editor's quotable words
     "max_window_sentences": 3,
     "max_quote_chars": 600,
     "max_unit_chars": 400,

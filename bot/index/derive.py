@@ -122,6 +122,8 @@ def quotable_windows(index: PassageIndex) -> list[int]:
         para = index.paragraphs[int(index.window_para[w])]
         if int(index.window_len[w]) > 2 or (has_speaker and not para.speaker) or para.kind == "list":
             continue
+        if index.documents[para.doc].get("is_interview") and not para.section and para.kind != "quote":
+            continue  # an interview's editor introducing it: not a speaker's own words
         text = index.window_text(w)
         if not MIN_QUOTE_CHARS <= len(text) <= MAX_QUOTE_CHARS_ALONE or "?" in text:
             continue
