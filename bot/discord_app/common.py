@@ -33,22 +33,26 @@ class Asked:
 
 
 class Cooldowns:
-    """Per-user rate limit: `rate` questions per `per` seconds (discord.py's own token bucket)."""
+    """Per-user rate limit: `rate` questions per `per` seconds, one discord.py token bucket (`app_commands.Cooldown`,
+    through its public methods only) per user."""
+
+    FORGET_AFTER = 1000  # users remembered before those whose window has passed are forgotten
 
     def __init__(self, rate: int, per: float) -> None:
         self.rate = rate
         self.per = per
         self._buckets: dict[int, app_commands.Cooldown] = {}
-        self._noticed: dict[int, float] = {}  # when each user was last told to wait
+        self._noticed: dict[int, float] = {}  # when each user was last told to wait (time.monotonic)
 
     def retry_after(self, user_id: int) -> float:
         """0 when the user may ask now (and counts the question), else seconds until they may."""
         if self.per <= 0:
             return 0.0
-        if len(self._buckets) > 1000:  # forget users whose window has passed
-            now = time.time()
-            self._buckets = {u: b for u, b in self._buckets.items() if b._window + b.per > now}
-            self._noticed = {u: t for u, t in self._noticed.items() if t + self.per > now}
+        if len(self._buckets) > self.FORGET_AFTER:
+            # a bucket back at full tokens is one whose window has passed: the user is as good as new
+            self._buckets = {u: b for u, b in self._buckets.items() if b.get_tokens() < b.rate}
+            now = time.monotonic()
+            self._noticed = {u: t for u, t in self._noticed.items() if now - t < self.per}
         bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
         return bucket.update_rate_limit() or 0.0
 
