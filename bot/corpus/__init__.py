@@ -25,7 +25,7 @@ from bot.corpus.checks import (
 )
 from bot.corpus.errors import AlreadyExists, CorpusBusy, CorpusChangeError, UnknownDocument
 from bot.corpus.html_convert import html_to_markdown
-from bot.corpus.journal import BUSY_MESSAGE, CRASH_ENV, SCHEMA, Journal
+from bot.corpus.journal import BUSY_MESSAGE, CRASH_ENV, Journal
 from bot.corpus.manager import AuditEntry, Change, CorpusManager, DocumentInfo, Preview, Version, plural
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "CRASH_ENV",
     "MAX_NAME_CHARS",
     "MAX_UPLOAD_BYTES",
-    "SCHEMA",
     "AlreadyExists",
     "AuditEntry",
     "Change",
