@@ -42,7 +42,9 @@ alone: 6). That is still far from every wording: most misses are wordings whose 
 rank in its first five at all, or that share no topical word with the taught one ("where are the beginner friendly
 tasks" / "what's a good first issue"); the evidence available here does not tell those from different questions.
 
-Everything here is pure (no `discord`): the Discord commands and `python -m bot teach` both call LessonBook.
+Everything here is pure (no `discord`). AnswerService (bot/service.py) owns the LessonBook and is how the Discord
+commands, `python -m bot teach`, `ask` and `chat` reach it. The tables are described in bot/database.py. The module
+stays whole at about 550 lines: the rules and calibration notes above and the code applying them change together.
 """
 
 from __future__ import annotations
@@ -354,7 +356,8 @@ class LessonBook:
         return wanted
 
     def answer(self, retriever: Retriever, question: str, k: int = 3) -> Answer:
-        """Retrieval's answer with the lessons and votes applied (for callers without a query batcher: the CLI)."""
+        """Retrieval's answer with the lessons and votes applied, for callers without an AnswerService (the
+        evaluation tools, the tests)."""
         text = check_question(question)
         query = retriever.embedder.encode_query(retriever.rewrite(text)[0])
         return self.apply(retriever.answer_vector(text, query, self.fetch(k)), query, retriever, k)

@@ -27,7 +27,7 @@ from bot.discord_app.commands import add_commands
 from bot.discord_app.common import Asked, Cooldowns
 from bot.discord_app.views import FeedbackButton, MoreButton, answer_view
 from bot.index import BuildBusy
-from bot.lessons import LessonBook, LessonError, TaughtDecline
+from bot.lessons import LessonError, TaughtDecline
 from bot.retrieval import Answer, QuestionError
 from bot.service import AnswerService, looks_like_question
 from bot.store import Store, StoreError
@@ -89,8 +89,9 @@ class OnboardingBot(discord.Client):
             settings, self._reindex_after_change, corpus_dir=service.corpus_dir, index_dir=service.index_dir
         )
         self.corpus_progress: tuple[int, int] | None = None  # (done, total) of the reindex after a corpus change
-        # moderators' lessons and readers' votes, in the same database; /teach and `python -m bot teach` share them
-        self.lessons = LessonBook(settings.database)
+        # moderators' lessons and readers' votes come from this bot's database; the service owns them and applies them
+        # to every answer, and /teach and `python -m bot teach` change them through it
+        service.keep_lessons_in(settings.database)
         self.tree = app_commands.CommandTree(self)
         add_commands(self.tree)
         self._index_follower: asyncio.Task[None] | None = None
@@ -261,7 +262,7 @@ class OnboardingBot(discord.Client):
         QuestionError for unusable input."""
 
         def work() -> Asked:
-            answer = self.service.ask(question, 3, self.lessons)
+            answer = self.service.ask(question, 3)
             question_id = 0
             if record(answer):
                 question_id = self._record(
@@ -272,7 +273,7 @@ class OnboardingBot(discord.Client):
                     user_id=user.id,
                 )
                 try:  # the passage a reader's vote on this answer will count for
-                    self.lessons.record_shown(question_id, answer)
+                    self.service.record_shown(question_id, answer)
                 except LessonError as exc:
                     log.error("could not remember the passage shown: %s", exc)
             if answer.answered:

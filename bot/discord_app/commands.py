@@ -441,7 +441,7 @@ async def teach_add(
     bot = _bot(interaction)
 
     def work() -> str:
-        lesson = bot.lessons.teach(question, actor_of(interaction), bot.service.snapshot.index, phrase)
+        lesson = bot.service.teach(question, actor_of(interaction), phrase)
         passage = render.clip(lesson.passage or "", 600)
         return f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → {lesson.document}: “{passage}”"
 
@@ -458,7 +458,7 @@ async def teach_none(
     bot = _bot(interaction)
 
     def work() -> str:
-        lesson = bot.lessons.teach_no_answer(question, actor_of(interaction))
+        lesson = bot.service.teach_no_answer(question, actor_of(interaction))
         return f"Taught lesson #{lesson.id}: “{render.clip(lesson.question, 200)}” → no answer in the documents."
 
     await _lesson_work(interaction, work)
@@ -472,7 +472,7 @@ async def teach_remove(interaction: discord.Interaction, id: app_commands.Range[
     bot = _bot(interaction)
 
     def work() -> str:
-        lesson = bot.lessons.remove(id, actor_of(interaction))
+        lesson = bot.service.remove_lesson(id, actor_of(interaction))
         return f"Removed lesson #{lesson.id}: “{render.clip(lesson.question, 200)}”."
 
     await _lesson_work(interaction, work)
@@ -484,8 +484,7 @@ async def teach_list(interaction: discord.Interaction) -> None:
     """The lessons in force; flagged ones quote text their document no longer holds, and are not applied."""
     bot = _bot(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    index = bot.service.snapshot.index
-    lessons, flagged = await asyncio.to_thread(lambda: (bot.lessons.lessons(), bot.lessons.flagged(index)))
+    lessons, flagged = await asyncio.to_thread(bot.service.lessons)
     embed = render.lessons_embed(lessons, flagged)
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
 
@@ -496,7 +495,7 @@ async def teach_history(interaction: discord.Interaction) -> None:
     """Who taught and removed which lesson, and when."""
     bot = _bot(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    entries = await asyncio.to_thread(bot.lessons.history, 20)
+    entries = await asyncio.to_thread(bot.service.lesson_history, 20)
     embed = render.lesson_history_embed(entries)
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=render.NO_PINGS)
 

@@ -16,7 +16,6 @@ from discord import app_commands
 
 from bot.config import Settings
 from bot.corpus import CorpusManager
-from bot.lessons import LessonBook
 from bot.retrieval import Answer
 from bot.service import AnswerService
 from bot.store import Store
@@ -77,7 +76,6 @@ class Bot(Protocol):
     service: AnswerService
     store: Store
     corpus: CorpusManager
-    lessons: LessonBook
     corpus_progress: tuple[int, int] | None  # (done, total) of the reindex after a corpus change
     cooldowns: Cooldowns
     more_cooldowns: Cooldowns

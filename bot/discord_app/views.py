@@ -22,7 +22,7 @@ import discord
 from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
 from bot.discord_app.common import Bot, moderator_refusal, wait_notice
-from bot.lessons import LessonError, candidates, passage_of
+from bot.lessons import LessonError, passage_of
 from bot.retrieval import QuestionError, Result
 from bot.store import StoreError
 
@@ -68,7 +68,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"more:(?P<
         if question is None:
             await interaction.followup.send("I no longer have that question on record.", ephemeral=True)
             return
-        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1, bot.lessons)
+        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1)
         if len(answer.results) <= self.first or self.first >= MAX_PASSAGES:
             await interaction.followup.send("That's everything I found for this question.", ephemeral=True)
             return
@@ -117,7 +117,7 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"feedb
             return
         if known:
             try:  # the vote moves that passage a little for close questions (bot/lessons.py)
-                await bot._db(bot.lessons.vote, self.question_id, interaction.user.id, self.helpful)
+                await bot._db(bot.service.vote, self.question_id, interaction.user.id, self.helpful)
             except LessonError as exc:
                 log.error("could not record the vote on the passage: %s", exc)
         if not known:
@@ -304,19 +304,15 @@ class TeachPanel(_ModeratorView):
 
     async def _picked(self, interaction: discord.Interaction) -> None:
         chosen = self.found[int(self.pick.values[0])]
-        bot = _bot(interaction)
-        index = bot.service.snapshot.index
+        service, actor = _bot(interaction).service, actor_of(interaction)
         await self._teach(
-            interaction,
-            lambda: bot.lessons.teach_passage(
-                self.question, actor_of(interaction), index, chosen.document, passage_of(chosen)
-            ),
+            interaction, lambda: service.teach_passage(self.question, actor, chosen.document, passage_of(chosen))
         )
 
     @discord.ui.button(label="No answer in the documents", style=discord.ButtonStyle.secondary)
     async def no_answer(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         bot = _bot(interaction)
-        await self._teach(interaction, lambda: bot.lessons.teach_no_answer(self.question, actor_of(interaction)))
+        await self._teach(interaction, lambda: bot.service.teach_no_answer(self.question, actor_of(interaction)))
 
     async def _teach(self, interaction: discord.Interaction, work: Any) -> None:
         if self.decided:
@@ -342,7 +338,7 @@ async def open_teach_panel(interaction: discord.Interaction, question: str) -> N
     bot = _bot(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        found = await asyncio.to_thread(candidates, bot.service.snapshot.retriever, question, CANDIDATES)
+        found = await asyncio.to_thread(bot.service.candidates, question, CANDIDATES)
     except QuestionError as exc:
         await interaction.followup.send(str(exc), ephemeral=True)
         return
