@@ -7,15 +7,17 @@ A backup folder holds:
                       write-ahead log (-wal file), taken while the bot runs; saved as one self-contained file
     corpus/           the documents (the shipped ones and moderators' uploads)
     corpus-archive/   every replaced or removed version of a document, restorable with `corpus restore`
-    manifest.json     when and from where it was taken, the row counts, and the sha256 of every file
+    manifest.json     when and from where it was taken, the database's schema version, the row counts, and the sha256
+                      of every file
 
 The index and the encoder cache are not in it: both are rebuilt from the documents and the model on the next start.
 The backup holds the corpus lock (the one every corpus change takes), so no change falls between the database copy
 and the files; it is written into a hidden folder beside DIR and renamed to DIR when complete.
 
-Restore checks the manifest and every file first, refuses while a bot serves from the index directory (stop it
-first), and refuses to replace an existing database, documents folder or archive without --force; with --force each
-of them is moved aside (renamed `<name>.before-restore-<time>`), never deleted.
+Restore checks the manifest and every file first, refuses a database from a newer version of the bot (its schema
+version, bot/database.py: an older one is brought up to date when the bot next opens it), refuses while a bot serves
+from the index directory (stop it first), and refuses to replace an existing database, documents folder or archive
+without --force; with --force each of them is moved aside (renamed `<name>.before-restore-<time>`), never deleted.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 from bot import __version__
 from bot.corpus.journal import Journal
+from bot.database import SCHEMA_VERSION, schema_version
 from bot.index import IndexError_, current_build
 
 BACKUP_FORMAT = 1
@@ -80,7 +83,7 @@ def backup(places: Places, target: Path, wait: float = LOCK_WAIT_SECONDS) -> dic
         raise BackupError(f"Cannot write in {target.parent}: {exc.strerror or exc}.") from None
     try:
         with _corpus_lock(places.database, wait):
-            counts = _copy_database(places.database, staging / DATABASE)
+            schema, counts = _copy_database(places.database, staging / DATABASE)
             _copy_tree(places.corpus_dir, staging / CORPUS)
             _copy_tree(places.archive_dir, staging / ARCHIVE)
         manifest = {
@@ -92,6 +95,7 @@ def backup(places: Places, target: Path, wait: float = LOCK_WAIT_SECONDS) -> dic
                 "corpus_dir": str(places.corpus_dir),
                 "archive_dir": str(places.archive_dir),
             },
+            "schema_version": schema,
             "rows": counts,
             "files": {path: _sha256(staging / path) for path in _files(staging)},
         }
@@ -109,8 +113,9 @@ def backup(places: Places, target: Path, wait: float = LOCK_WAIT_SECONDS) -> dic
     return manifest
 
 
-def _copy_database(source: Path, target: Path) -> dict[str, int]:
-    """SQLite's online backup: pages from the database file and its write-ahead log, as one consistent snapshot."""
+def _copy_database(source: Path, target: Path) -> tuple[int, dict[str, int]]:
+    """SQLite's online backup: pages from the database file and its write-ahead log, as one consistent snapshot.
+    Returns the copy's schema version and row counts."""
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)  # never creates one
     try:
         dst = sqlite3.connect(target)
@@ -119,7 +124,7 @@ def _copy_database(source: Path, target: Path) -> dict[str, int]:
             dst.execute("PRAGMA journal_mode = DELETE")  # one file, no -wal beside it
             if dst.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError(f"The copy of {source} fails SQLite's integrity check; the backup was not kept.")
-            return _counts(dst)
+            return schema_version(dst), _counts(dst)
         finally:
             dst.close()
     finally:
@@ -197,6 +202,7 @@ def read_backup(source: Path) -> dict[str, Any]:
 def restore(places: Places, source: Path, force: bool = False) -> list[Path]:
     """Put a backup back; returns where the replaced database and folders were moved (empty without --force)."""
     read_backup(source)
+    _refuse_newer_schema(source / DATABASE)
     _refuse_while_served(places.index_dir)
     targets = [
         (source / DATABASE, places.database),
@@ -243,6 +249,24 @@ def restore(places: Places, source: Path, force: bool = False) -> list[Path]:
                 + (f" What was there is kept as {', '.join(str(p) for p in moved)}." if moved else "")
             ) from None
     return moved
+
+
+def _refuse_newer_schema(database: Path) -> None:
+    """A database a newer version of the bot wrote would be refused at the next start: refused here, before anything
+    is replaced. An older one is fine (bot/database.py migrates it when it is opened)."""
+    try:
+        db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = schema_version(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"The database in the backup cannot be read: {exc}.") from None
+    if version > SCHEMA_VERSION:
+        raise BackupError(
+            f"The backup's database was written by a newer version of the bot (schema version {version}; this "
+            f"version knows up to {SCHEMA_VERSION}): restore it with that version."
+        )
 
 
 def _holds_data(path: Path) -> bool:

@@ -42,7 +42,9 @@ alone: 6). That is still far from every wording: most misses are wordings whose 
 rank in its first five at all, or that share no topical word with the taught one ("where are the beginner friendly
 tasks" / "what's a good first issue"); the evidence available here does not tell those from different questions.
 
-Everything here is pure (no `discord`): the Discord commands and `python -m bot teach` both call LessonBook.
+Everything here is pure (no `discord`). AnswerService (bot/service.py) owns the LessonBook and is how the Discord
+commands, `python -m bot teach`, `ask` and `chat` reach it. The tables are described in bot/database.py. The module
+stays whole at about 550 lines: the rules and calibration notes above and the code applying them change together.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.database import open_database
 from bot.index import PassageIndex
 from bot.retrieval import Answer, QuestionError, Result, Retriever, check_question
 from bot.text import normalize_for_match as comparable_text
@@ -76,42 +79,6 @@ VOTE_CAP = 3  # at most this many net votes count, either way: a few votes canno
 VOTE_POOL = 2  # results fetched beyond k when votes may reorder them
 VOTES_PER_PERSON = 20  # only each person's latest votes count: one account voting on everything moves little
 MIN_PHRASE_CHARS = 8
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS lessons (
-    id INTEGER PRIMARY KEY,
-    taught_at REAL NOT NULL,
-    actor TEXT NOT NULL,
-    question TEXT NOT NULL,
-    document TEXT,                    -- NULL with passage NULL: "no answer in the documents"
-    passage TEXT,                     -- the quoted window's text, as it was when taught
-    removed_at REAL,
-    removed_by TEXT
-);
-CREATE TABLE IF NOT EXISTS lesson_audit (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,             -- teach | remove
-    lesson INTEGER NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS shown_passages (
-    question_id INTEGER PRIMARY KEY,  -- questions.id: the first passage that answer showed
-    question TEXT NOT NULL,
-    document TEXT NOT NULL,
-    passage TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS passage_votes (
-    user_id INTEGER NOT NULL,
-    document TEXT NOT NULL,
-    passage TEXT NOT NULL,
-    question TEXT NOT NULL,           -- the question it was shown for (the latest, when voted again)
-    helpful INTEGER NOT NULL,
-    voted_at REAL NOT NULL,
-    PRIMARY KEY (user_id, document, passage)
-);
-"""
 
 
 class LessonError(Exception):
@@ -245,12 +212,7 @@ class LessonBook:
         self.database = database
         self._lock = threading.RLock()
         try:
-            database.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(database, timeout=10, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")  # as bot.store: a vote needs no full sync
-            with self._db:
-                self._db.executescript(SCHEMA)
+            self._db = open_database(database)  # its tables: lessons, lesson_audit, shown_passages, passage_votes
         except (OSError, sqlite3.Error) as exc:
             raise LessonError(f"Cannot open the database {database}: {exc}.") from exc
         self._version: int | None = None  # PRAGMA data_version when the rows below were read
@@ -394,7 +356,8 @@ class LessonBook:
         return wanted
 
     def answer(self, retriever: Retriever, question: str, k: int = 3) -> Answer:
-        """Retrieval's answer with the lessons and votes applied (for callers without a query batcher: the CLI)."""
+        """Retrieval's answer with the lessons and votes applied, for callers without an AnswerService (the
+        evaluation tools, the tests)."""
         text = check_question(question)
         query = retriever.embedder.encode_query(retriever.rewrite(text)[0])
         return self.apply(retriever.answer_vector(text, query, self.fetch(k)), query, retriever, k)

@@ -51,15 +51,10 @@ def forget_identities(store: Store, days: float, now: float | None = None) -> Fo
         votes = db.execute(
             "UPDATE feedback SET user_id = -rowid WHERE given_at < ? AND user_id >= 0", (cutoff,)
         ).rowcount
-        if _has_table(db, "passage_votes"):  # created by bot/lessons.py once a lesson or vote exists
-            votes += db.execute(
-                "UPDATE passage_votes SET user_id = -rowid WHERE voted_at < ? AND user_id >= 0", (cutoff,)
-            ).rowcount
+        votes += db.execute(
+            "UPDATE passage_votes SET user_id = -rowid WHERE voted_at < ? AND user_id >= 0", (cutoff,)
+        ).rowcount
     return Forgotten(questions, votes)
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
 async def forget_daily(store: Store, days: float, every: float = DAY_SECONDS) -> None:

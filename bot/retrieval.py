@@ -96,6 +96,10 @@ def shipped_reranker() -> Reranker | None:
     return Reranker.load()
 
 
+# an answer, and each result's feature columns: name, value and share of its score (`Retriever.explain`)
+Explained = tuple[Answer, list[tuple[Result, list[tuple[str, float, float]]]]]
+
+
 def check_question(question: str) -> str:
     """The question, stripped; raises QuestionError with a short message when it cannot be used."""
     text = question.strip()
@@ -249,7 +253,7 @@ class Retriever:
             return Answer(text, True, results, self._relative(scored.confidence))
         return Answer(text, False, [], self._relative(scored.confidence), self.suggest(query))
 
-    def explain(self, question: str, k: int = 3) -> tuple[Answer, list[tuple[Result, list[tuple[str, float, float]]]]]:
+    def explain(self, question: str, k: int = 3) -> Explained:
         """Answer one question and say why: the best candidates (those shown, when it is answered), each with every
         feature column's name, value and share of its score (`python -m bot ask --explain`)."""
         text = check_question(question)

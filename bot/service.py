@@ -1,8 +1,11 @@
-"""The answering service the Discord layer sits on: the live index, questions, quotes and reindexing.
+"""The answering service: the one front door for answering, quoting and teaching, which the Discord layer and the
+command line (`ask`, `chat`, `quote`, `teach`) both go through, so moderators' lessons apply wherever a question is
+asked; and the live index and reindexing behind it.
 
 It holds one immutable snapshot (index, retriever, quote drawer) and replaces it whole after a reindex, so a question
-that started on the old index finishes on it while the next one uses the new. Everything here blocks (model and file
-work): the Discord layer calls it from worker threads. Nothing here imports `discord`.
+that started on the old index finishes on it while the next one uses the new. It owns the LessonBook (the lessons and
+readers' votes in the database of DATABASE_PATH) that every answer goes through. Everything here blocks (model, file
+and database work): the Discord layer calls it from worker threads. Nothing here imports `discord`.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ from bot.index import (
 )
 from bot.index.roots import link_of
 from bot.lease import BuildLease
-from bot.lessons import LessonBook
+from bot.lessons import Lesson, LessonBook, LessonEntry, LessonError, candidates
 from bot.quotes import Quote, QuoteDrawer
-from bot.retrieval import Answer, Dense, Retriever, check_question
+from bot.retrieval import Answer, Dense, Explained, Result, Retriever, check_question
 from bot.sources import SourcesSetup, SyncReport, read_state, sync_sources
 
 log = logging.getLogger(__name__)
@@ -164,8 +167,11 @@ class AnswerService:
         quote_memory: int = 5,
         encoder_dir: Path = DEFAULT_ENCODER_DIR,
         sources: SourcesSetup | None = None,
+        lessons: LessonBook | None = None,
     ) -> None:
         self.corpus_dir = corpus_dir
+        # moderators' lessons and readers' votes, applied to every answer (None: no database, nothing taught)
+        self.lesson_book = lessons
         self.sources_setup = sources  # git repositories synced by /reindex (and on a schedule) before it builds
         self._local = threading.local()
         self.index_dir = index_dir
@@ -336,17 +342,29 @@ class AnswerService:
             raise RuntimeError("AnswerService.load() has not run")
         return self._snapshot
 
+    def keep_lessons_in(self, database: Path) -> None:
+        """Take lessons and votes from the SQLite file `database` (DATABASE_PATH) from now on: what a Discord bot
+        serving from this service does at start, for its own database. Nothing changes when they come from that file
+        already. Raises LessonError when it cannot be opened."""
+        if self.lesson_book is not None and self.lesson_book.database == database:
+            return
+        previous, self.lesson_book = self.lesson_book, LessonBook(database)
+        if previous is not None:
+            previous.close()
+
     # --- serving --------------------------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 3, lessons: LessonBook | None = None) -> Answer:
-        """Raises QuestionError for a question that cannot be used. Safe to call from many threads at once. With
-        `lessons`, moderators' lessons and readers' votes are applied to retrieval's answer (bot/lessons.py)."""
+        """Retrieval's answer with moderators' lessons and readers' votes applied (bot/lessons.py): the service's
+        own, or `lessons` instead when given. Raises QuestionError for a question that cannot be used. Safe to call
+        from many threads at once."""
         retriever = self.snapshot.retriever
         text = check_question(question)
         vector, dense = self._queries.score(retriever.rewrite(text)[0], retriever)
-        if lessons is None:
+        book = lessons if lessons is not None else self.lesson_book
+        if book is None:
             return retriever.answer_vector(text, vector, k, dense)
-        return lessons.apply(retriever.answer_vector(text, vector, lessons.fetch(k), dense), vector, retriever, k)
+        return book.apply(retriever.answer_vector(text, vector, book.fetch(k), dense), vector, retriever, k)
 
     def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
         """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""
@@ -369,6 +387,60 @@ class AnswerService:
     def topics(self) -> list[str]:
         """A few things the corpus can answer, for the "I don't know" reply."""
         return self.snapshot.topics
+
+    # --- readers' votes ---------------------------------------------------------------------------------------------
+
+    def record_shown(self, question_id: int, answer: Answer) -> None:
+        """Remember the passage `answer` showed first, under the id its question was recorded with, so a reader's
+        vote on the answer counts for that passage. Raises LessonError."""
+        if self.lesson_book is not None:
+            self.lesson_book.record_shown(question_id, answer)
+
+    def vote(self, question_id: int, user_id: int, helpful: bool) -> bool:
+        """A reader's vote on the passage shown first for a recorded question; False when that passage is unknown.
+        Raises LessonError."""
+        return self.lesson_book is not None and self.lesson_book.vote(question_id, user_id, helpful)
+
+    # --- teaching: moderators choose the answer to a question -------------------------------------------------------
+
+    def explain(self, question: str, k: int = 3) -> Explained:
+        """Why the retriever ranks what it shows (before any lesson): `python -m bot ask --explain`."""
+        return self.snapshot.retriever.explain(question, k)
+
+    def candidates(self, question: str, k: int = 10) -> list[Result]:
+        """The passages a moderator can choose from for `question` (bot/lessons.py). Raises QuestionError."""
+        return candidates(self.snapshot.retriever, question, k)
+
+    def teach(self, question: str, actor: str, phrase: str) -> Lesson:
+        """Teach the one passage of the live index holding `phrase` as the answer to `question`. Raises LessonError."""
+        return self._lessons().teach(question, actor, self.snapshot.index, phrase)
+
+    def teach_passage(self, question: str, actor: str, document: str, passage: str) -> Lesson:
+        """Teach a passage given as document name + text (a candidate the moderator picked). Raises LessonError."""
+        return self._lessons().teach_passage(question, actor, self.snapshot.index, document, passage)
+
+    def teach_no_answer(self, question: str, actor: str) -> Lesson:
+        """Teach that the documents do not answer `question`. Raises LessonError."""
+        return self._lessons().teach_no_answer(question, actor)
+
+    def remove_lesson(self, lesson_id: int, actor: str) -> Lesson:
+        """Remove a lesson (the audit log keeps it). Raises LessonError."""
+        return self._lessons().remove(lesson_id, actor)
+
+    def lessons(self) -> tuple[list[Lesson], set[int]]:
+        """The lessons in force, oldest first, and the ids of those flagged: their passage is not in the live index
+        any more, so they are not applied."""
+        book = self._lessons()
+        return book.lessons(), book.flagged(self.snapshot.index)
+
+    def lesson_history(self, limit: int = 20) -> list[LessonEntry]:
+        """Who taught and removed which lesson, and when; newest first."""
+        return self._lessons().history(limit)
+
+    def _lessons(self) -> LessonBook:
+        if self.lesson_book is None:
+            raise LessonError("Lessons are kept in the bot's database, and this service has none.")
+        return self.lesson_book
 
 
 def _sources(index: PassageIndex) -> list[Source]:

@@ -1,6 +1,6 @@
-"""The bot's runtime records in one SQLite file: questions asked, feedback, and small settings such as the hash of
-the last slash-command sync. Created on first use; survives restarts. Safe to call from several threads (each call
-opens its own connection)."""
+"""The bot's question log: questions asked, feedback, and small settings such as the hash of the last slash-command
+sync, in the SQLite file of DATABASE_PATH (its tables and connection settings: bot/database.py). Created on first use;
+survives restarts. Safe to call from several threads (they share one connection, one call at a time)."""
 
 from __future__ import annotations
 
@@ -13,34 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY,
-    asked_at REAL NOT NULL,
-    via TEXT NOT NULL,                -- mention, dm, slash, auto, cli
-    guild_id INTEGER,
-    channel_id INTEGER,
-    user_id INTEGER,
-    question TEXT NOT NULL,
-    normalized TEXT NOT NULL,
-    answered INTEGER NOT NULL,
-    confidence REAL NOT NULL,
-    top_source TEXT
-);
-CREATE INDEX IF NOT EXISTS questions_gaps ON questions (answered, normalized);
-CREATE INDEX IF NOT EXISTS questions_wording ON questions (normalized, id);
-CREATE TABLE IF NOT EXISTS feedback (
-    question_id INTEGER NOT NULL REFERENCES questions (id),
-    user_id INTEGER NOT NULL,
-    helpful INTEGER NOT NULL,
-    given_at REAL NOT NULL,
-    PRIMARY KEY (question_id, user_id)
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+from bot.database import open_database
 
 
 class StoreError(Exception):
@@ -82,16 +55,9 @@ class Store:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # one connection shared by the worker threads (serialised by the lock): opening one per call costs more
             # than the write itself when twenty questions arrive at once
-            self._db = sqlite3.connect(path, timeout=10, check_same_thread=False)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            # write-ahead logging: readers never wait for the writer, and a commit needs no full sync
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            with self._connect() as db:
-                db.executescript(SCHEMA)
+            self._db = open_database(path)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
 

@@ -119,3 +119,24 @@ def test_a_bad_shard_setting_is_named():
         2,
         "error: SHARD_IDS must be below SHARD_COUNT (2): shard 2 does not exist",
     )
+
+
+def test_a_lesson_taught_from_the_shell_applies_in_chat_and_ask(corpus_index_dir: Path, tmp_path: Path):
+    """chat, ask and the Discord bot answer through one AnswerService, so a moderator's lesson holds in all of them."""
+    env = {"CORPUS_DIR": str(CORPUS), "INDEX_DIR": str(corpus_index_dir), "DATABASE_PATH": str(tmp_path / "db")}
+    question = "how did jaice learn kubernetes?"
+    before = run("chat", stdin=f"{question}\n", env=env)
+    assert before.returncode == 0, before.stderr
+    assert "— Jaice Singer DuMars, answering “" in before.stdout
+
+    taught = run("teach", "How did Jaice learn Kubernetes", "--no-answer", env=env)
+    assert taught.returncode == 0, taught.stderr
+    assert "→ no answer in the documents" in taught.stdout
+    chat = run("chat", stdin=f"{question}\n/quote curiosity\n/quit\n", env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert "I couldn't find an answer to that in the documents I know" in chat.stdout
+    assert "Jaice Singer DuMars, answering" not in chat.stdout
+    assert "“Curiosity is the door that everyone can open, but sadly don’t.”" in chat.stdout  # quotes still work
+    asked = run("ask", "--json", question, env=env)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["answered"] is False

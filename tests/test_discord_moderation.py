@@ -192,3 +192,47 @@ def test_stats_show_only_the_server_they_are_asked_in(service: AnswerService, tm
             assert_clean(emulator)
 
     run(scenario)
+
+
+def test_every_moderator_command_carries_the_one_moderator_check(service: AnswerService, tmp_path: Path):
+    """The commands that change or reveal moderators' business each carry `moderator_only` (common.py), which the
+    tree's error handler answers; none checks by hand. Every other command is one anyone may use."""
+    import dataclasses
+
+    import discord
+
+    from bot.config import Settings
+    from bot.discord_app.client import OnboardingBot
+    from bot.discord_app.common import moderator_action
+
+    async def scenario() -> None:
+        settings = dataclasses.replace(Settings.from_env({}), database=tmp_path / "bot.sqlite3")
+        client = OnboardingBot(settings, service, Store(settings.database))
+        client.serving = False  # its cogs and commands only, as `python -m bot sync` has them
+        await client.setup_hook()
+        assert client.commands == set() and client.help_command is None  # no prefix commands read any message
+        commands = [c for c in client.tree.walk_commands() if isinstance(c, discord.app_commands.Command)]
+        commands += client.tree.get_commands(type=discord.AppCommandType.message)
+        actions = {getattr(c, "qualified_name", c.name): moderator_action(c) for c in commands}
+        assert actions == {
+            "ask": None,
+            "quote": None,
+            "sources": None,
+            "reindex": "reindex",
+            "stats": "see the statistics",
+            "corpus add": "change the documents",
+            "corpus remove": "change the documents",
+            "corpus restore": "change the documents",
+            "corpus list": None,
+            "corpus show": None,
+            "corpus history": "see the history of changes",
+            "teach add": "teach me",
+            "teach none": "teach me",
+            "teach remove": "teach me",
+            "teach list": "see the lessons",
+            "teach history": "see the lessons",
+            "Fix this answer": "teach me",
+        }
+        await client.close()
+
+    run(scenario)

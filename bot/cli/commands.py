@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from bot.cli.common import UsageError, _notify, _paths, _ProgressBar
@@ -16,16 +16,16 @@ from bot.cli.corpus import recover_corpus
 from bot.config import Settings
 from bot.corpus import CorpusChangeError, plural
 from bot.documents import IGNORE_FILE, authority_label
-from bot.embedding import Embedder, TextEncoder
+from bot.embedding import Embedder
 from bot.encoder import query_embedder
-from bot.index import BuildReport, PassageIndex, build_index, ensure_index
+from bot.index import BuildReport, build_index
 from bot.lessons import LessonBook
-from bot.quotes import NoQuoteError, Quote, QuoteDrawer
-from bot.retrieval import Answer, QuestionError, Retriever, check_question
+from bot.quotes import NoQuoteError, Quote
+from bot.retrieval import Answer, Explained, QuestionError, check_question
+from bot.service import AnswerService, Source
 from bot.text import code_markup, in_quotation_marks
 
 if TYPE_CHECKING:
-    from bot.service import AnswerService
     from bot.store import Store
 
 PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"  # the bot's log lines when not on a terminal
@@ -34,18 +34,31 @@ EXIT_UNREACHABLE = 75  # EX_TEMPFAIL: Discord could not be reached; a service ma
 # --- shared set-up ------------------------------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, TextEncoder]:
-    """The index (built first when missing or stale) and what to embed questions with (the ONNX export)."""
+def _service(args: argparse.Namespace, settings: Settings, lessons: LessonBook | None) -> AnswerService:
+    """The answering service the commands share with the Discord bot, over the corpus and index of --corpus and
+    --index (or the settings), with `lessons` applied to its answers. Not loaded yet."""
     corpus_dir, index_dir = _paths(args, settings)
+    embedder = Embedder.from_setting(settings.embedding_model)
+    return AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, lessons=lessons)
+
+
+def _load(service: AnswerService, settings: Settings) -> AnswerService:
+    """`service` loaded: its index built first when missing or stale, after an interrupted corpus change is repaired."""
     if settings.database.exists():  # no database: no corpus change can have been interrupted
         try:
-            recover_corpus(settings, corpus_dir, index_dir)
+            recover_corpus(settings, service.corpus_dir, service.index_dir)
         except CorpusChangeError as exc:
             _notify(f"warning: could not check for interrupted corpus changes: {exc}")
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
     with _ProgressBar() as bar:
-        index = ensure_index(corpus_dir, index_dir, encoder, notify=_notify, progress=bar)
-    return index, encoder
+        service.load(notify=_notify, progress=bar)
+    return service
+
+
+def _answering(args: argparse.Namespace, settings: Settings) -> AnswerService:
+    """The loaded service `ask`, `quote` and `chat` answer through: moderators' lessons apply here as in Discord (no
+    database yet: nothing was taught, and none is created)."""
+    lessons = LessonBook(settings.database) if settings.database.exists() else None
+    return _load(_service(args, settings, lessons), settings)
 
 
 LISTED = 10  # names listed per kind of change in an index report; a first build of a large corpus adds hundreds
@@ -119,13 +132,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         questions: Iterable[str] = [question]
     else:
         questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
-    index, embedder = _load(args, settings)
-    retriever = Retriever(index, embedder)
-    # moderators' lessons apply here too (no database yet: nothing taught, and none is created)
-    book = LessonBook(settings.database) if settings.database.exists() else None
+    service = _answering(args, settings)
     for question in questions:
         try:
-            answer = book.answer(retriever, question, args.k) if book else retriever.answer(question, k=args.k)
+            answer = service.ask(question, args.k)
         except QuestionError as exc:
             print(f"skipped question: {exc}", file=sys.stderr)
             answer = Answer(question.strip(), False)
@@ -135,16 +145,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer, index), flush=True)
+            print(format_answer(answer, service.sources()), flush=True)
         if args.explain and answer.question:
-            print(format_explanation(retriever, answer.question, args.k), flush=True)
+            print(format_explanation(service.explain, answer.question, args.k), flush=True)
     return 0
 
 
-def format_explanation(retriever: Retriever, question: str, k: int) -> str:
+def format_explanation(explain: Callable[[str, int], Explained], question: str, k: int) -> str:
     """Why each quote ranked where it did: every feature's value and its share of the score, largest first (the
     ranking before any moderator's lesson)."""
-    answer, explained = retriever.explain(question, k)
+    answer, explained = explain(question, k)
     lines = ["Why (the ranking before any lesson):" if answer.answered else "Declined; the best candidates were:"]
     for n, (result, row) in enumerate(explained, 1):
         lines.append(f"  {n}. score {result.score:.3f}: {result.quote[:80]!r} ({result.source})")
@@ -155,9 +165,9 @@ def format_explanation(retriever: Retriever, question: str, k: int) -> str:
 
 
 def cmd_quote(args: argparse.Namespace, settings: Settings) -> int:
-    index, embedder = _load(args, settings)
+    service = _answering(args, settings)
     try:
-        quote = QuoteDrawer(index, embedder).draw(args.topic)
+        quote = service.quote(args.topic)
     except NoQuoteError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -185,7 +195,6 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     import discord
 
     from bot.discord_app.client import sync_commands_only
-    from bot.service import AnswerService
     from bot.sources import SourcesSetup
     from bot.store import Store, StoreError
 
@@ -208,7 +217,10 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
     sources = SourcesSetup.from_settings(settings)  # a bad sources.toml is refused here, with its line
     embedder = Embedder.from_setting(settings.embedding_model)
-    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources)
+    lessons = LessonBook(settings.database)  # the service owns it: every answer, Discord's and the CLI's, applies it
+    service = AnswerService(
+        corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources, lessons=lessons
+    )
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))
@@ -244,8 +256,7 @@ async def _serve(settings: Settings, service: AnswerService, store: Store) -> No
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    index, embedder = _load(args, settings)
-    return chat(Retriever(index, embedder), QuoteDrawer(index, embedder), sys.stdin, sys.stdout)
+    return chat(_answering(args, settings), sys.stdin, sys.stdout)
 
 
 HELP = (
@@ -256,10 +267,11 @@ HELP = (
 )
 
 
-def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextIO) -> int:
-    """A terminal conversation: prompts when a person is typing, plain answers when input is piped."""
+def chat(service: AnswerService, stdin: TextIO, stdout: TextIO) -> int:
+    """A terminal conversation: prompts when a person is typing, plain answers when input is piped. Answers and
+    quotes come from the same service, lessons included, as in Discord."""
     interactive = stdin.isatty()
-    sources = ", ".join(d["title"] for d in retriever.index.documents[:3])
+    sources = ", ".join(source.title for source in service.sources()[:3])
     if interactive:
         stdout.write(f"Ask me about: {sources}.\nType /help for commands.\n")
     while True:
@@ -278,12 +290,12 @@ def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextI
             reply = HELP
         elif text == "/quote" or text.startswith("/quote "):
             try:
-                reply = format_quote(drawer.draw(text[len("/quote") :].strip() or None))
+                reply = format_quote(service.quote(text[len("/quote") :].strip() or None))
             except NoQuoteError as exc:
                 reply = str(exc)
         else:
             try:
-                reply = format_answer(retriever.answer(text), retriever.index)
+                reply = format_answer(service.ask(text), service.sources())
             except QuestionError as exc:
                 reply = str(exc)
         stdout.write(reply + "\n")
@@ -305,9 +317,9 @@ def attribution(speaker: str | None, asked: str | None, source: str, section: st
     return f"{source} › {section}" if section else source
 
 
-def format_answer(answer: Answer, index: PassageIndex) -> str:
+def format_answer(answer: Answer, sources: Sequence[Source]) -> str:
     if not answer.answered:
-        titles = "; ".join(d["title"] for d in index.documents[:5])
+        titles = "; ".join(source.title for source in sources[:5])
         text = (
             f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
         )

@@ -1,4 +1,5 @@
-"""`python -m bot teach ...`: moderators' lessons from the command line, through the same LessonBook as /teach."""
+"""`python -m bot teach ...`: moderators' lessons from the command line, through the same AnswerService (and so the
+same LessonBook) as /teach."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import time
 
+from bot.cli.commands import _load, _service
 from bot.cli.common import UsageError, _with_paths
 from bot.cli.corpus import cli_actor
 from bot.config import Settings
@@ -39,34 +41,32 @@ def cmd_teach(args: argparse.Namespace, settings: Settings) -> int:
     if args.json and not args.list:
         raise UsageError("--json goes with --list")
     book = LessonBook(settings.database)
+    service = _service(args, settings, book)  # loaded only when a passage is looked for or checked
     try:
         if args.history:
-            entries = book.history(50)
+            entries = service.lesson_history(50)
             print(
                 "\n".join(f"{_when(e.at)}  {e.actor}  {e.action} #{e.lesson}  {e.detail}" for e in entries)
                 or "No lessons taught yet."
             )
             return 0
         if args.remove is not None:
-            lesson = book.remove(args.remove, cli_actor())
+            lesson = service.remove_lesson(args.remove, cli_actor())
             print(f"Removed lesson #{lesson.id}: “{lesson.question}”.")
             return 0
         if args.no_answer:
-            lesson = book.teach_no_answer(args.question, cli_actor())
+            lesson = service.teach_no_answer(args.question, cli_actor())
             print(f"Taught lesson #{lesson.id}: “{lesson.question}” → no answer in the documents.")
             return 0
-        from bot.cli.commands import _load  # the index is needed only to find or check passages
-
-        index, _ = _load(args, settings)
+        _load(service, settings)
         if args.list:
-            flagged = book.flagged(index)
-            lessons = book.lessons()
+            lessons, flagged = service.lessons()
             if args.json:
                 print(json.dumps([lesson.to_json(lesson.id in flagged) for lesson in lessons], ensure_ascii=False))
             else:
                 print("\n".join(describe(lesson, lesson.id in flagged) for lesson in lessons) or "No lessons yet.")
             return 0
-        lesson = book.teach(args.question, cli_actor(), index, args.quote)
+        lesson = service.teach(args.question, cli_actor(), args.quote)
         print(f"Taught lesson #{lesson.id}: “{lesson.question}” → {lesson.document}: “{lesson.passage}”")
         return 0
     finally:

@@ -24,7 +24,7 @@ from bot.corpus.checks import (
     summarize,
 )
 from bot.corpus.errors import AlreadyExists, CorpusBusy, CorpusChangeError, UnknownDocument
-from bot.corpus.journal import BUSY_MESSAGE, CRASH_ENV, SCHEMA, Journal
+from bot.corpus.journal import BUSY_MESSAGE, CRASH_ENV, Journal
 from bot.corpus.manager import AuditEntry, Change, CorpusManager, DocumentInfo, Preview, Version, plural
 from bot.html_convert import html_to_markdown
 
@@ -34,7 +34,6 @@ __all__ = [
     "CRASH_ENV",
     "MAX_NAME_CHARS",
     "MAX_UPLOAD_BYTES",
-    "SCHEMA",
     "AlreadyExists",
     "AuditEntry",
     "Change",

@@ -15,9 +15,10 @@
    the archive before the file is touched, so no version is ever lost. A stale index is rebuilt wherever the index is
    loaded (the CLI's ask/chat/run and the bot's start-up compare per-file hashes), or by the next change.
 
-Both tables live in the SQLite file of DATABASE_PATH (the file bot.store uses) but are created and written here:
-a corpus change needs its own transactions, ordered with file operations, from the CLI as well as the bot, and
-bot.store's Store is the bot's question log with one shared connection.
+Both tables (corpus_versions, corpus_audit) live in the SQLite file of DATABASE_PATH, whose schema bot/database.py
+holds, but are written only here, each transaction on a connection of its own, synced at every commit: a corpus
+change needs its own transactions, ordered with file operations, from the CLI as well as the bot, and bot.store's
+Store is the bot's question log with one shared connection.
 
 Fault injection for the crash tests: when the environment variable ONBOARDING_CRASH_AT names a step (`writing`: a temp
 file is written but not yet renamed, in the archive or the corpus; `archived`: step a; `journaled`: b; `written`: c;
@@ -40,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.corpus.errors import CorpusBusy, CorpusChangeError
+from bot.database import open_database
 from bot.index import fsync_path
 
 log = logging.getLogger(__name__)
@@ -47,35 +49,6 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "ONBOARDING_CRASH_AT"
 BUSY_MESSAGE = "Another corpus change is in progress; try again in a moment."
 _TMP_MARK = ".corpus-tmp-"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS corpus_versions (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,               -- path relative to the corpus directory
-    digest TEXT NOT NULL,             -- sha256 of the archived bytes: <archive>/<digest[:2]>/<digest>
-    size INTEGER NOT NULL,
-    archived_at REAL NOT NULL,
-    reason TEXT NOT NULL,             -- replaced | removed
-    actor TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS corpus_versions_name ON corpus_versions (name, id);
-CREATE TABLE IF NOT EXISTS corpus_audit (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,             -- add | replace | remove | restore
-    name TEXT NOT NULL,
-    corpus TEXT NOT NULL,             -- resolved corpus directory the change applies to
-    state TEXT NOT NULL,              -- pending | done | abandoned
-    old_digest TEXT,                  -- sha256 of the file before the change (NULL: it did not exist)
-    old_size INTEGER,
-    new_digest TEXT,                  -- sha256 of the file after the change (NULL: removed)
-    version INTEGER REFERENCES corpus_versions (id),  -- the version archived by this change
-    restored_from INTEGER,            -- for restore: the version put back
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS corpus_audit_state ON corpus_audit (state, id);
-"""
 
 
 def _sha256(data: bytes) -> str:
@@ -114,22 +87,15 @@ class Journal:
         self.archive_dir = archive_dir
         # beside the database that journals the changes: processes sharing a corpus must share its database too
         self.lock_path = database.with_name(database.name + ".corpus.lock")
-        self._schema_ready = False
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         """A connection in one transaction (committed on success, rolled back on error), closed afterwards."""
         try:
-            self.database.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.database, timeout=30)
+            db = open_database(self.database, durable=True)  # a committed journal row survives a power cut
         except (OSError, sqlite3.Error) as exc:
             raise CorpusChangeError(f"Cannot open the database {self.database}: {exc}.") from exc
         try:
-            if not self._schema_ready:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(SCHEMA)
-                self._schema_ready = True
-            db.execute("PRAGMA synchronous = FULL")  # a committed journal row survives a power cut
             with db:
                 yield db
         except sqlite3.Error as exc:

@@ -7,6 +7,9 @@ Quotes go into embeds, which never notify anyone; every send also passes `allowe
 Every text from a person or a document reaches Discord through `escape` (issue 21: nothing becomes a link or a ping
 that was not one); the bot's own formatting (bold, code, block quotes) is added around escaped text, never escaped
 text cut apart afterwards. Links come only from `masked_link` (a document's own link, http or https only).
+
+It stays one module of about 600 lines on purpose: every message any cog sends is built here, so escaping and the
+limits above are applied, and reviewed, in one place.
 """
 
 from __future__ import annotations

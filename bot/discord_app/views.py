@@ -1,4 +1,6 @@
-"""Buttons: More, Helpful, Not helpful under an answer; Confirm (or Replace) / Cancel under a /corpus add preview.
+"""Buttons and panels the cogs send: More, Helpful, Not helpful under an answer (the answers cog); Confirm (or
+Replace) / Cancel under a /corpus add preview (the corpus cog); the teach panel of candidate passages (the teaching
+cog, and the question picker under /stats).
 
 The answer buttons are dynamic items: the question's database id lives in the button's custom_id, so they keep working
 after the bot restarts (no in-memory view has to survive). The preview's buttons live only as long as the preview
@@ -15,16 +17,25 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.corpus import CorpusChangeError, Preview
 from bot.discord_app import render
-from bot.discord_app.common import Bot, moderator_refusal, wait_notice
-from bot.lessons import LessonError, candidates, passage_of
+from bot.discord_app.common import (
+    SOMETHING_WENT_WRONG,
+    actor_of,
+    cooldown_notice,
+    moderator_refusal,
+    wait_notice,
+)
+from bot.lessons import LessonError, passage_of
 from bot.retrieval import QuestionError, Result
 from bot.store import StoreError
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import OnboardingBot
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +46,7 @@ CONFIRM_TIMEOUT = 300.0  # seconds a /corpus add preview waits for Confirm (well
 PROGRESS_EVERY = 1.0  # seconds between progress edits while a corpus change reindexes
 
 
-def _bot(interaction: discord.Interaction) -> Bot:
+def _bot(interaction: discord.Interaction) -> OnboardingBot:
     return interaction.client  # type: ignore[return-value]
 
 
@@ -61,14 +72,14 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"more:(?P<
         bot = _bot(interaction)
         wait = bot.more_cooldowns.retry_after(interaction.user.id)
         if wait:
-            await interaction.response.send_message(bot.cooldown_notice(wait), ephemeral=True)
+            await interaction.response.send_message(cooldown_notice(bot.settings, wait), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        question = await bot._db(bot.store.question_text, self.question_id)
+        question = await bot.in_db_thread(bot.store.question_text, self.question_id)
         if question is None:
             await interaction.followup.send("I no longer have that question on record.", ephemeral=True)
             return
-        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1, bot.lessons)
+        answer = await asyncio.to_thread(bot.service.ask, question, self.first + MORE + 1)
         if len(answer.results) <= self.first or self.first >= MAX_PASSAGES:
             await interaction.followup.send("That's everything I found for this question.", ephemeral=True)
             return
@@ -110,14 +121,15 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"feedb
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be busy: answer in time
         try:
-            known = await bot._db(bot.store.record_feedback, self.question_id, interaction.user.id, self.helpful)
+            vote = (self.question_id, interaction.user.id, self.helpful)
+            known = await bot.in_db_thread(bot.store.record_feedback, *vote)
         except (sqlite3.Error, StoreError) as exc:
             log.error("could not record feedback: %s", exc)
             await interaction.followup.send("Sorry, I couldn't record that just now.", ephemeral=True)
             return
         if known:
             try:  # the vote moves that passage a little for close questions (bot/lessons.py)
-                await bot._db(bot.lessons.vote, self.question_id, interaction.user.id, self.helpful)
+                await bot.in_db_thread(bot.service.vote, *vote)
             except LessonError as exc:
                 log.error("could not record the vote on the passage: %s", exc)
         if not known:
@@ -173,7 +185,7 @@ class ConfirmAdd(discord.ui.View):
         await interaction.response.edit_message(
             content=render.corpus_progress_text(action, self.preview.name, None), view=None
         )
-        actor = f"{interaction.user.name} ({interaction.user.id})"
+        actor = actor_of(interaction)
         bot.corpus_progress = None
         work = asyncio.create_task(
             asyncio.to_thread(
@@ -230,11 +242,10 @@ class ConfirmAdd(discord.ui.View):
 
 async def _tell_failure(interaction: discord.Interaction) -> None:
     """Tell the person whose click failed, privately, without the details (they are in the log)."""
-    text = "Something went wrong on my side; the moderators can find the details in the bot's log."
     if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(SOMETHING_WENT_WRONG, ephemeral=True)
     else:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(SOMETHING_WENT_WRONG, ephemeral=True)
 
 
 @contextlib.contextmanager
@@ -274,10 +285,6 @@ class _ModeratorView(discord.ui.View):
         await _tell_failure(interaction)
 
 
-def actor_of(interaction: discord.Interaction) -> str:
-    return f"{interaction.user.name} ({interaction.user.id})"
-
-
 class TeachPanel(_ModeratorView):
     """Under a private teach message: a select of the passages the bot found for the question, and No answer."""
 
@@ -304,19 +311,15 @@ class TeachPanel(_ModeratorView):
 
     async def _picked(self, interaction: discord.Interaction) -> None:
         chosen = self.found[int(self.pick.values[0])]
-        bot = _bot(interaction)
-        index = bot.service.snapshot.index
+        service, actor = _bot(interaction).service, actor_of(interaction)
         await self._teach(
-            interaction,
-            lambda: bot.lessons.teach_passage(
-                self.question, actor_of(interaction), index, chosen.document, passage_of(chosen)
-            ),
+            interaction, lambda: service.teach_passage(self.question, actor, chosen.document, passage_of(chosen))
         )
 
     @discord.ui.button(label="No answer in the documents", style=discord.ButtonStyle.secondary)
     async def no_answer(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         bot = _bot(interaction)
-        await self._teach(interaction, lambda: bot.lessons.teach_no_answer(self.question, actor_of(interaction)))
+        await self._teach(interaction, lambda: bot.service.teach_no_answer(self.question, actor_of(interaction)))
 
     async def _teach(self, interaction: discord.Interaction, work: Any) -> None:
         if self.decided:
@@ -342,7 +345,7 @@ async def open_teach_panel(interaction: discord.Interaction, question: str) -> N
     bot = _bot(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        found = await asyncio.to_thread(candidates, bot.service.snapshot.retriever, question, CANDIDATES)
+        found = await asyncio.to_thread(bot.service.candidates, question, CANDIDATES)
     except QuestionError as exc:
         await interaction.followup.send(str(exc), ephemeral=True)
         return
