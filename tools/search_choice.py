@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     index_dir = Path(args[0]) if args else PROJECT_ROOT / "embeddings" / ".eval" / "index-corpus-with-archive"
     settings = Settings.from_env()
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
     index = load_index(index_dir)
     questions = [q.question for name in ("dev", "holdout") for q in load_questions(EVAL_DIR / f"{name}.jsonl")]
     queries = encoder.encode(questions)

@@ -42,7 +42,9 @@ def _load(args: argparse.Namespace, settings: Settings) -> tuple[PassageIndex, T
             recover_corpus(settings, corpus_dir, index_dir)
         except CorpusChangeError as exc:
             _notify(f"warning: could not check for interrupted corpus changes: {exc}")
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
     with _ProgressBar() as bar:
         index = ensure_index(corpus_dir, index_dir, encoder, notify=_notify, progress=bar)
     return index, encoder
@@ -83,7 +85,9 @@ def describe_build(report: BuildReport) -> str:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
     with _ProgressBar() as bar:
         report = build_index(corpus_dir, index_dir, encoder, progress=bar, reuse=not args.full)
     print(describe_build(report))
@@ -193,7 +197,14 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
     sources = SourcesSetup.from_settings(settings)  # a bad sources.toml is refused here, with its line
     embedder = Embedder.from_setting(settings.embedding_model)
-    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources)
+    service = AnswerService(
+        corpus_dir,
+        index_dir,
+        embedder,
+        encoder_dir=settings.encoder_dir,
+        sources=sources,
+        encoder_precision=settings.encoder_precision,
+    )
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))
