@@ -48,6 +48,7 @@ def sample() -> Results:
         date="2026-12-05",
         machine="2 cores",
         encoder="onnxruntime-int8",
+        encoders={"onnxruntime-int8": {"texts": 1192, "texts_per_s": 225.0, "query_p50_ms": 2.9, "query_p95_ms": 9.4}},
     )
 
 
@@ -67,7 +68,7 @@ def test_the_report_judges_every_target_and_splits_builds_and_questions():
     assert by_figure["build_min"].endswith("| yes |") and by_figure["reindex_one_s"].endswith("| yes |")
     assert by_figure["discord_p95_ms"].endswith("| — |"), "not run"
     assert "## Where the time goes" in text and "texts/s" in text and "| 500 |" in text, "4000 texts in 8 s"
-    assert "onnxruntime-int8" in text
+    assert "| onnxruntime-int8 (this run's) | 225 (1192 texts) | 2.90 / 9.40 ms |" in text
 
 
 def test_the_report_is_redrawn_from_a_results_file_alone(tmp_path: Path):

@@ -260,7 +260,7 @@ def split_section(results: Results) -> list[str]:
     """Where the time of a build and of a warm question goes, at every size (bot/timing.py's laps)."""
     built = [s for s in results.real if s.build_phases_s]
     served = [s for s in results.sizes if s.serving is not None and s.serving.phases_ms]
-    if not built and not served:
+    if not built and not served and not results.encoders:
         return []
     out = ["", "## Where the time goes", ""]
     if built:
@@ -300,6 +300,22 @@ def split_section(results: Results) -> list[str]:
             cells = [f"{s.serving.phases_ms.get(p, 0.0):.2f}" for p in phases]
             total = sum(s.serving.phases_ms.values())
             out.append(f"| {s.label} | {s.windows:,} | {' | '.join(cells)} | {total:.2f} | {s.serving.p50_ms:.2f} |")
+    if results.encoders:
+        out += [
+            "",
+            "The encoders side by side (ENCODER_PRECISION), measured in turns in one process so that a busy machine "
+            "slows both alike: the guides' distinct texts embedded as a build embeds them (best of 3), and the dev "
+            "questions one at a time.",
+            "",
+            "| encoder | build: texts/s | question: p50 / p95 |",
+            "|---|---|---|",
+        ]
+        for runtime, speed in results.encoders.items():
+            used = " (this run's)" if runtime == results.encoder else ""
+            out.append(
+                f"| {runtime}{used} | {speed['texts_per_s']:.0f} ({speed['texts']:.0f} texts) "
+                f"| {speed['query_p50_ms']:.2f} / {speed['query_p95_ms']:.2f} ms |"
+            )
     return out
 
 

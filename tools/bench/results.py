@@ -98,6 +98,7 @@ class Results:
     date: str = ""
     machine: str = ""
     encoder: str = ""  # the runtime that embedded passages and questions (onnxruntime, onnxruntime-int8)
+    encoders: dict[str, dict[str, float]] = field(default_factory=dict)  # runtime -> speeds (`encoder_speeds`)
     command: str = ""
 
     @property

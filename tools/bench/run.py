@@ -121,6 +121,8 @@ def run(args: argparse.Namespace, command: str) -> results.Results:
     evalq = scenarios.eval_questions()
     questions = [q.question for q in evalq][: args.questions]
     started = time.perf_counter()
+    measure.progress("the encoders side by side")
+    speeds = scenarios.encoder_speeds()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         sizes = scenarios.make_corpora(work, archive, tuple(args.fractions))
@@ -173,5 +175,6 @@ def run(args: argparse.Namespace, command: str) -> results.Results:
         date=dt.date.today().isoformat(),
         machine=measure.machine(),
         encoder=encoder.runtime,
+        encoders=speeds,
         command=command,
     )

@@ -25,6 +25,7 @@ from tools.bench.measure import (
     bot_cli,
     latencies,
     memory_mb,
+    percentile,
     progress,
     run_measured,
     split_latencies,
@@ -162,6 +163,53 @@ def measure_size(size: Size, questions: list[str], naive: bool) -> None:
         f"  {size.label}: {size.windows:,} passages, query p50 {size.serving.p50_ms:.1f} ms, "
         f"serving {size.serving.rss_mb:.0f} MB"
     )
+
+
+# --- the encoders side by side ------------------------------------------------------------------------------------
+
+
+def encoder_speeds(rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Each encoder precision's speed, measured in turns in this process so that a busy machine slows both alike:
+    the guides' distinct texts embedded as a build does (batches of EMBED_BATCH, best of `rounds`, in texts a second),
+    and the dev questions one at a time (p50 and p95 milliseconds)."""
+    from bot.config import ENCODER_PRECISIONS
+    from bot.documents import corpus_files, load_document
+    from bot.index import EMBED_BATCH, _chunk
+
+    settings = Settings.from_env()
+    model = Embedder.from_setting(settings.embedding_model)
+    encoders = {p: query_embedder(settings.encoder_dir, model, p) for p in ENCODER_PRECISIONS}
+    texts: set[str] = set()
+    for path in corpus_files(GUIDES_DIR):
+        part = _chunk(load_document(path, path.name))
+        texts.update([*(part.window_texts or []), *(p["text"] for p in part.paragraphs), *part.sections])
+    ordered = sorted(texts, key=lambda t: (len(t), t))
+    questions = [q.question for q in load_questions(EVAL_DIR / "dev.jsonl")]
+    speeds: dict[str, list[float]] = {p: [] for p in encoders}
+    times: dict[str, list[float]] = {p: [] for p in encoders}
+    for e in encoders.values():  # warm up
+        e.encode(ordered[:EMBED_BATCH], batch_size=EMBED_BATCH)
+        for question in questions[:10]:
+            e.encode_query(question)
+    for _ in range(rounds):
+        for p, e in encoders.items():
+            started = time.perf_counter()
+            e.encode(ordered, batch_size=EMBED_BATCH)
+            speeds[p].append(len(ordered) / (time.perf_counter() - started))
+        for question in questions:
+            for p, e in encoders.items():
+                started = time.perf_counter()
+                e.encode_query(question)
+                times[p].append((time.perf_counter() - started) * 1000)
+    return {
+        e.runtime: {
+            "texts": len(ordered),
+            "texts_per_s": max(speeds[p]),
+            "query_p50_ms": statistics.median(times[p]),
+            "query_p95_ms": percentile(times[p], 0.95),
+        }
+        for p, e in encoders.items()
+    }
 
 
 # --- the synthetic size -------------------------------------------------------------------------------------------
