@@ -10,6 +10,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+ENCODER_PRECISIONS = ("fp32", "int8")  # bot/encoder.py: the float ONNX export, or its 8-bit quantised version
 
 
 class ConfigError(ValueError):
@@ -26,6 +27,7 @@ class Settings:
     database: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
     archive_dir: Path = PROJECT_ROOT / "data" / "corpus-archive"
     encoder_dir: Path = PROJECT_ROOT / "embeddings" / "encoder"
+    encoder_precision: str = "fp32"  # what builds and serving embed with (ENCODER_PRECISIONS)
     guild_id: int | None = None
     moderator_role_ids: frozenset[int] = frozenset()
     auto_answer_channel_ids: frozenset[int] = frozenset()
@@ -101,6 +103,9 @@ class Settings:
         shard_count, shard_ids = _shards(text("SHARD_COUNT"), text("SHARD_IDS"))
         data = _data_dir(text("DATA_DIR"))
         defaults = data_layout(data) if data is not None else CHECKOUT_LAYOUT
+        precision = text("ENCODER_PRECISION").lower() or cls.encoder_precision
+        if precision not in ENCODER_PRECISIONS:
+            raise ConfigError(f"ENCODER_PRECISION must be {' or '.join(ENCODER_PRECISIONS)}, not {precision!r}")
         retention = number("QUESTION_RETENTION_DAYS", 0.0, 1.0, 36500.0) if text("QUESTION_RETENTION_DAYS") else None
         return cls(
             corpus_dir=path("CORPUS_DIR", defaults["corpus_dir"]),
@@ -111,6 +116,7 @@ class Settings:
             database=path("DATABASE_PATH", defaults["database"]),
             archive_dir=path("ARCHIVE_DIR", defaults["archive_dir"]),
             encoder_dir=path("ENCODER_DIR", defaults["encoder_dir"]),
+            encoder_precision=precision,
             guild_id=next(iter(guild), None),
             moderator_role_ids=ids("MODERATOR_ROLE_IDS"),
             auto_answer_channel_ids=ids("AUTO_ANSWER_CHANNEL_IDS"),

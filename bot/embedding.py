@@ -30,6 +30,12 @@ class TextEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
+def precision_of(runtime: str) -> str:
+    """The precision of vectors from this runtime: `int8` for the quantised ONNX export (`onnxruntime-int8`), else
+    `fp32` (sentence-transformers and the float export give the same vectors, to a cosine of 0.999)."""
+    return "int8" if runtime.endswith("-int8") else "fp32"
+
+
 class ModelError(Exception):
     """The configured embedding model cannot be found or loaded."""
 

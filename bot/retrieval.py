@@ -35,6 +35,7 @@ from bot.quoting import comparable, quote_span, quote_with_follow
 from bot.rerank import SECOND_FEATURES, Reranker
 from bot.scoring import FEATURES, Columns, Weights, about_index, document_standing, score
 from bot.text import has_words, search_tokens
+from bot.timing import lap
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ class Retriever:
         """Answer one question; raises QuestionError for unusable input."""
         text = check_question(question)
         query = self.embedder.encode_query(self.rewrite(text)[0])
+        lap("embedding")
         return self.answer_vector(text, query, k)
 
     def dense(self, queries: np.ndarray) -> list[Dense]:
@@ -236,6 +238,7 @@ class Retriever:
         if entries is not None:  # a reused graph: some entries are passages no longer there, and are skipped
             k = min(int(k * len(entries) / max(self.index.size, 1)) + 8, len(entries))
         _, ids = self.index.window_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        lap("faiss")
         if entries is not None:
             ids = np.where(ids >= 0, entries[np.maximum(ids, 0)], -1)
         return [Dense(row[row >= 0]) for row in ids]
@@ -246,9 +249,12 @@ class Retriever:
             return Answer(text, False)
         scored = self._score(text, query, dense or self.dense(query[None, :])[0])
         answered = scored.confidence >= self.threshold
+        lap("scoring")
         if answered and self.reranker is not None:
             scored = self.rerank(scored, query)
+            lap("second stage")
         results = self._select(scored, k) if answered else []
+        lap("selection")
         if answered and results:
             return Answer(text, True, results, self._relative(scored.confidence))
         return Answer(text, False, [], self._relative(scored.confidence), self.suggest(query))
@@ -360,10 +366,12 @@ class Retriever:
         if named:  # the question names an interview's speaker: their words are candidates
             pools.append(self._windows_of_docs(np.fromiter(named, dtype=np.int64)))
         top_lex = 0.0
+        lap("scoring")
         if known:
             ids, scores = self.lexical_top(known, min(w.candidates, idx.size))
             pools.append(ids)
             top_lex = float(scores.max()) if len(scores) else 0.0
+        lap("bm25")
         windows = self._windows_of(np.concatenate(pools))
         windows = windows[~self._excluded_windows[windows]]
         columns, dense_w = self.columns(rewritten, named, known, top_lex, query, windows)
@@ -384,7 +392,9 @@ class Retriever:
         col = {name: i for i, name in enumerate(FEATURES)}
 
         dense_w = np.asarray(idx.window_vectors[windows], dtype=np.float32) @ query
+        lap("scoring")
         lexical = self.lexical(known, windows) if known else np.zeros(n, dtype=np.float32)
+        lap("bm25")
         lex_norm = lexical / top_lex if top_lex > 0 else lexical
         para_sim = np.asarray(idx.paragraph_vectors[paras], dtype=np.float32) @ query
         # a paragraph with no heading above it is judged by its own text, not by the document title

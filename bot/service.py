@@ -33,6 +33,7 @@ from bot.index import (
     PassageIndex,
     build_index,
     current_build,
+    encoder_mismatch,
     ensure_index,
     load_index,
 )
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 DEFAULT_ENCODER_DIR = Settings.encoder_dir
+DEFAULT_ENCODER_PRECISION = Settings.encoder_precision
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class AnswerService:
         encoder_dir: Path = DEFAULT_ENCODER_DIR,
         sources: SourcesSetup | None = None,
         lessons: LessonBook | None = None,
+        encoder_precision: str = DEFAULT_ENCODER_PRECISION,
     ) -> None:
         self.corpus_dir = corpus_dir
         # moderators' lessons and readers' votes, applied to every answer (None: no database, nothing taught)
@@ -176,6 +179,7 @@ class AnswerService:
         self._local = threading.local()
         self.index_dir = index_dir
         self.encoder_dir = encoder_dir
+        self.encoder_precision = encoder_precision
         self.embedder = embedder
         self.quote_memory = quote_memory
         self._snapshot: Snapshot | None = None
@@ -191,7 +195,7 @@ class AnswerService:
 
     def load(self, notify: Callable[[str], None] = log.warning, progress: ProgressFn | None = None) -> None:
         """Load the index, building it first when it is missing, stale or corrupt."""
-        self.query_encoder = query_embedder(self.encoder_dir, self.embedder)
+        self.query_encoder = query_embedder(self.encoder_dir, self.embedder, self.encoder_precision)
         self._queries = QueryBatcher(self.query_encoder)
         index = ensure_index(self.corpus_dir, self.index_dir, self.query_encoder, notify=notify, progress=progress)
         self._install(index)
@@ -302,6 +306,11 @@ class AnswerService:
             if index.path != build:  # CURRENT moved on while loading: hold what is served
                 lease.release()
                 lease = BuildLease.take(index.path)
+            mismatch = encoder_mismatch(index.manifest, self.query_encoder)
+            if mismatch is not None:  # a process with other settings built it: its vectors are not ours to search
+                if lease is not None:
+                    lease.release()
+                return self._cannot_follow(index.path.name, f"{index.path.name} ({mismatch})")
             self._install(index, lease)
             return True
         finally:

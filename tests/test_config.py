@@ -52,3 +52,11 @@ def test_moderation_is_at_home_only_and_off_without_a_home():
     assert Settings.from_env({"ALLOWED_GUILD_IDS": "5,6"}).allowed_guild_ids == {5, 6}
     with pytest.raises(ConfigError, match="MODERATOR_GUILD_IDS must be Discord IDs"):
         Settings.from_env({"MODERATOR_GUILD_IDS": "my-server"})
+
+
+def test_the_encoder_precision_is_fp32_or_int8():
+    assert Settings.from_env({}).encoder_precision == Settings.encoder_precision
+    assert Settings.from_env({"ENCODER_PRECISION": "INT8"}).encoder_precision == "int8"
+    assert Settings.from_env({"ENCODER_PRECISION": "fp32"}).encoder_precision == "fp32"
+    with pytest.raises(ConfigError, match="ENCODER_PRECISION must be fp32 or int8, not 'fp16'"):
+        Settings.from_env({"ENCODER_PRECISION": "fp16"})

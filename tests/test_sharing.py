@@ -36,8 +36,12 @@ def corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-def serving(corpus: Path, index_dir: Path, embedder: Embedder) -> AnswerService:
-    service = AnswerService(corpus, index_dir, embedder)
+def serving(corpus: Path, index_dir: Path, embedder: Embedder, precision: str | None = None) -> AnswerService:
+    service = (
+        AnswerService(corpus, index_dir, embedder, encoder_precision=precision)
+        if precision
+        else AnswerService(corpus, index_dir, embedder)
+    )
     service.load(notify=lambda message: None)
     return service
 
@@ -149,6 +153,26 @@ def test_a_broken_new_build_is_logged_once_and_the_old_one_keeps_serving(
     first.reindex()  # fixed by the next build: followed again
     assert second.follow_current() is True
     assert "office hours every third Wednesday" in quotes(second, NEW_QUESTION)
+
+
+def test_a_build_made_by_the_other_encoder_precision_is_not_followed(
+    corpus: Path, tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+):
+    index_dir = tmp_path / "index"
+    int8 = serving(corpus, index_dir, embedder, "int8")
+    fp32 = serving(corpus, index_dir, embedder, "fp32")  # finds int8 vectors: rebuilds them as its own
+    assert fp32.snapshot.index.manifest["model"]["runtime"] == "onnxruntime"
+    old = fp32.snapshot
+    assert int8.follow_current() is False  # an fp32 build: not searched with int8 questions
+    (corpus / "office-hours.md").write_text(NEW_DOC, encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="bot.service"):
+        int8.reindex()
+        assert fp32.follow_current() is False
+        assert fp32.follow_current() is False
+    assert fp32.snapshot is old
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2 and "embedded by the fp32 encoder, and int8 is configured" in errors[0]
+    assert "embedded by the int8 encoder, and fp32 is configured (ENCODER_PRECISION)" in errors[1]
 
 
 def test_processes_writing_one_database_at_once_all_land(tmp_path: Path):

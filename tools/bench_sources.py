@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         setup = SourcesSetup((spec,), base / "sources")
         settings = Settings.from_env()
-        encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+        encoder = query_embedder(
+            settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+        )
         index_dir = base / "index"
 
         def timed(label: str) -> float:

@@ -11,7 +11,11 @@ the bot declines count as misses. The peers quote whole paragraphs and never dec
   - dense: all-MiniLM-L6-v2 + FAISS over paragraphs (the typical approach).
 
 Builds are cached under embeddings/.eval/ (ignored by git), with every text's vector, so a rerun takes seconds and a
-change of parsing or scoring re-embeds only texts never seen before.
+change of parsing or scoring re-embeds only texts never seen before. Vectors are kept per encoder runtime, and the
+builds of the int8 encoder in folders of their own (`index-<corpus>-int8`), so the two precisions never mix.
+
+`--encoder fp32|int8` chooses the encoder that embeds passages and questions (default: ENCODER_PRECISION);
+`--query-encoder` embeds the questions with another one than the passages.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import ENCODER_PRECISIONS, PROJECT_ROOT, Settings
 from bot.embedding import Embedder, ProgressFn, TextEncoder
 from bot.encoder import query_embedder
 from bot.index import PassageIndex, ensure_index, import_bm25s
@@ -495,11 +499,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lessons", action="store_true", help="only the lessons section (the paraphrase measure and calibration)"
     )
+    parser.add_argument(
+        "--encoder", choices=ENCODER_PRECISIONS, help="embed passages and questions with it (default ENCODER_PRECISION)"
+    )
+    parser.add_argument(
+        "--query-encoder", choices=ENCODER_PRECISIONS, help="embed the questions with it (default: --encoder)"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
+    precision = args.encoder or settings.encoder_precision
     base_model = Embedder.from_setting(settings.embedding_model)
-    served: TextEncoder = query_embedder(settings.encoder_dir, base_model)  # as the bot builds and serves
+    served: TextEncoder = query_embedder(settings.encoder_dir, base_model, precision)  # as the bot builds and serves
+    asked: TextEncoder = (
+        query_embedder(settings.encoder_dir, base_model, args.query_encoder)
+        if args.query_encoder not in (None, precision)
+        else served
+    )
+    print(f"encoder: passages {served.runtime}, questions {asked.runtime}", file=sys.stderr)
     args.cache.mkdir(parents=True, exist_ok=True)
     archive = Path(os.environ.get("EVAL_LARGE_ARCHIVE", DEFAULT_ARCHIVE))
     if not archive.is_file():
@@ -509,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(msg, file=sys.stderr)
 
     if args.lessons:
-        print_lessons(settings, served, args.cache)
+        print_lessons(settings, served, args.cache, asked)
         return 0
     sets = {name: load_questions(EVAL_DIR / f"{name}.jsonl") for name in args.sets}
     rows = []
@@ -518,8 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for number, size in enumerate(make_sizes(settings.corpus_dir, args.cache, archive), 1):
         if number not in args.sizes:
             continue
-        index_dir = args.cache / f"index-{size.corpus.name}"
+        index_dir = args.cache / f"index-{size.corpus.name}{precision_suffix(served)}"
         embedder: TextEncoder = CachedEncoder(served, args.cache)
+        questions_by: TextEncoder = embedder if asked is served else CachedEncoder(asked, args.cache)
         label = size.label
         if args.adapted:
             from bot.adapt import adapt_model
@@ -527,19 +545,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_dir = args.cache / f"model-adapted-{size.corpus.name}"
             report = adapt_model(size.corpus, model_dir, base_model)
             note(f"adapted the model to {label}: {report.pairs} pairs, {report.seconds:.0f} s")
-            embedder = query_embedder(settings.encoder_dir, Embedder(model_dir))
+            embedder = questions_by = query_embedder(settings.encoder_dir, Embedder(model_dir), precision)
             index_dir = index_dir.with_name(index_dir.name + "-adapted")
             label = f"{label}, adapted model"
         index = ensure_index(size.corpus, index_dir, embedder, notify=note)
         if isinstance(embedder, CachedEncoder):
             embedder.save()
-        retriever = Retriever(index, embedder, exact=args.exact)
+        retriever = Retriever(index, questions_by, exact=args.exact)
         timings.append((label, index.size, warm_latency(retriever, [q.question for qs in sets.values() for q in qs])))
         for set_name, questions in sets.items():
             off = [q for q in questions if q.off_topic]
             for g, group in enumerate(size.groups):
                 chosen = [q for q in questions if q.group == group] + off
-                results = evaluate(index, embedder, chosen, retriever, not args.no_peers)
+                results = evaluate(index, questions_by, chosen, retriever, not args.no_peers)
                 for system, scores in results.items():
                     name = f"**{system}**" if system == BOT else system
                     rows.append(f"| {label} | {set_name} | {group} ({scores.real}) | {name} | {scores.cells()} |")
@@ -552,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, passages, (p50, p95) in timings:
         print(f"| {label} | {passages:,} | {p50:.1f} ms | {p95:.1f} ms |")
     if not args.adapted and 2 in args.sizes:
-        print_lessons(settings, served, args.cache)
+        print_lessons(settings, served, args.cache, asked)
     if args.misses:
         for label, set_name, q, answered, quotes in missed:
             print(f"\n[{label} / {set_name}] {q.id} ({q.doc}) {q.question!r}")
@@ -564,15 +582,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def print_lessons(settings: Settings, served: TextEncoder, cache: Path) -> None:
+def precision_suffix(encoder: TextEncoder) -> str:
+    """What an eval build's folder name adds for the encoder's precision: nothing for fp32 (the folders made before
+    int8 existed), `-int8` for int8."""
+    runtime = encoder.runtime
+    return runtime.removeprefix("onnxruntime") if runtime.startswith("onnxruntime-") else ""
+
+
+def print_lessons(settings: Settings, served: TextEncoder, cache: Path, asked: TextEncoder | None = None) -> None:
     """The lessons section of `make eval`, on the "+ 8 guides" corpus (interview and guide questions)."""
     import tempfile
 
     size = make_sizes(settings.corpus_dir, cache, None)[1]
     embedder = CachedEncoder(served, cache)
-    index = ensure_index(size.corpus, cache / f"index-{size.corpus.name}", embedder, notify=lambda m: None)
+    index_dir = cache / f"index-{size.corpus.name}{precision_suffix(served)}"
+    index = ensure_index(size.corpus, index_dir, embedder, notify=lambda m: None)
     embedder.save()
-    retriever = Retriever(index, served)
+    retriever = Retriever(index, asked or served)
     print("\nLessons (moderators teach the bot; corpus + 8 guides; tests/eval/lessons.jsonl):")
     with tempfile.TemporaryDirectory() as folder:
         figures = measure_lessons(retriever, Path(folder) / "lessons.sqlite3")

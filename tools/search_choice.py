@@ -19,7 +19,7 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.embedding import Embedder
 from bot.encoder import query_embedder
 from bot.index import load_index
-from tools.evaluation import EVAL_DIR, load_questions
+from tools.evaluation import EVAL_DIR, load_questions, precision_suffix
 
 CANDIDATES = 300
 
@@ -28,9 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     import faiss
 
     args = sys.argv[1:] if argv is None else argv
-    index_dir = Path(args[0]) if args else PROJECT_ROOT / "embeddings" / ".eval" / "index-corpus-with-archive"
     settings = Settings.from_env()
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
+    largest = f"index-corpus-with-archive{precision_suffix(encoder)}"  # make eval's build for this encoder
+    index_dir = Path(args[0]) if args else PROJECT_ROOT / "embeddings" / ".eval" / largest
     index = load_index(index_dir)
     questions = [q.question for name in ("dev", "holdout") for q in load_questions(EVAL_DIR / f"{name}.jsonl")]
     queries = encoder.encode(questions)

@@ -39,7 +39,14 @@ def _service(args: argparse.Namespace, settings: Settings, lessons: LessonBook |
     --index (or the settings), with `lessons` applied to its answers. Not loaded yet."""
     corpus_dir, index_dir = _paths(args, settings)
     embedder = Embedder.from_setting(settings.embedding_model)
-    return AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, lessons=lessons)
+    return AnswerService(
+        corpus_dir,
+        index_dir,
+        embedder,
+        encoder_dir=settings.encoder_dir,
+        lessons=lessons,
+        encoder_precision=settings.encoder_precision,
+    )
 
 
 def _load(service: AnswerService, settings: Settings) -> AnswerService:
@@ -96,7 +103,9 @@ def describe_build(report: BuildReport) -> str:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus_dir, index_dir = _paths(args, settings)
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
     with _ProgressBar() as bar:
         report = build_index(corpus_dir, index_dir, encoder, progress=bar, reuse=not args.full)
     print(describe_build(report))
@@ -219,7 +228,13 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
     embedder = Embedder.from_setting(settings.embedding_model)
     lessons = LessonBook(settings.database)  # the service owns it: every answer, Discord's and the CLI's, applies it
     service = AnswerService(
-        corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources, lessons=lessons
+        corpus_dir,
+        index_dir,
+        embedder,
+        encoder_dir=settings.encoder_dir,
+        sources=sources,
+        lessons=lessons,
+        encoder_precision=settings.encoder_precision,
     )
     try:
         if sync_only:

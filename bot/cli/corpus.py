@@ -76,7 +76,9 @@ def _corpus_manager(args: argparse.Namespace, settings: Settings) -> CorpusManag
     corpus_dir, index_dir = _paths(args, settings)
 
     def reindex() -> BuildReport:
-        encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+        encoder = query_embedder(
+            settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+        )
         with _ProgressBar() as bar:
             return build_index(corpus_dir, index_dir, encoder, progress=bar)
 

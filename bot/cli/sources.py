@@ -33,7 +33,9 @@ def cmd_sources_sync(args: argparse.Namespace, settings: Settings) -> int:
     if not setup.specs and not settings.sources_file.exists():
         _notify(f"There is no sources file ({settings.sources_file}); only the corpus directory is indexed.")
     corpus_dir, index_dir = _paths(args, settings)
-    encoder = query_embedder(settings.encoder_dir, Embedder.from_setting(settings.embedding_model))
+    encoder = query_embedder(
+        settings.encoder_dir, Embedder.from_setting(settings.embedding_model), settings.encoder_precision
+    )
     with _ProgressBar() as bar:
         report = sync_sources(setup, corpus_dir, index_dir, encoder, progress=bar, notify=_notify)
     print(describe_sync(report))

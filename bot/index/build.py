@@ -38,6 +38,7 @@ from bot.index.store import (
     staleness,
 )
 from bot.text import search_tokens
+from bot.timing import lap
 
 log = logging.getLogger("bot.index")  # the package's name, which log lines carried before it was split into modules
 
@@ -97,6 +98,7 @@ def build_index(
         # a source whose authority changed: its documents are parsed again (their records carry it)
         old_authority = {r.name: r.authority for r in roots_of(manifest)}
         reparse = {r.name for r in roots if r.name in old_authority and old_authority[r.name] != r.authority}
+        lap("listing")
         parts: list[_Part] = []
         skipped: list[SkippedFile] = []
         for item in listed:
@@ -115,6 +117,7 @@ def build_index(
                     skipped.append(SkippedFile(name, str(exc)))
             if parts and parts[-1].name == name:
                 set_page(parts[-1].record, root)
+        lap("parsing")
         if not parts:
             detail = "; ".join(f"{s.name}: {s.reason}" for s in skipped) or "it holds no .md or .txt files"
             raise CorpusError(f"Nothing to index in {corpus_dir}: {detail}.")
@@ -134,6 +137,7 @@ def build_index(
             shutil.rmtree(build, ignore_errors=True)
             raise
         _remove_old_builds(index_dir, keep=build)
+        lap("swap")
     current = {p.name: p.record["digest"] for p in parts}
     return BuildReport(
         documents=len(parts),
@@ -349,6 +353,7 @@ def _write_build(
                 fresh_windows.append(span)
             elif part.source_window >= 0 and len(moved):
                 moved[part.source_window : part.source_window + len(span)] = span
+            lap("embedding")
             for kind, vectors in (
                 ("windows", part.window_vectors),
                 ("paragraphs", part.paragraph_vectors),
@@ -366,11 +371,13 @@ def _write_build(
                 ).encode("utf-8")
                 fh.write(line + b"\n")
                 offsets.append(offsets[-1] + len(line) + 1)
+            lap("writing")
             for p, first, length in part.windows.tolist():
                 para = part.paragraphs[p]
                 spans = para["sentences"]
                 text = para["text"][spans[first][0] : spans[first + length - 1][1]]
                 tokens.append(search_tokens(text) or ["\x00"])
+            lap("bm25")
             windows.append(part.windows + np.array([n_paragraphs, 0, 0], dtype=np.int32))
             n_paragraphs += len(part.paragraphs)
             sections += part.sections
@@ -382,6 +389,7 @@ def _write_build(
     retriever.index(tokens, show_progress=False)
     retriever.save(str(build / "bm25"), show_progress=False)
     del tokens, retriever
+    lap("bm25")
     if not files:
         open_files(int(embedder.encode(["?"]).shape[1]))
     if at != shapes:
@@ -392,12 +400,14 @@ def _write_build(
     dimension = int(window_vectors.shape[1])
     reuse = (live, moved, np.concatenate([np.zeros(0, np.int64), *fresh_windows])) if live is not None else None
     search = write_search_index(build / "windows.faiss", window_vectors, reuse=reuse)
+    lap("graph")
     del window_vectors
     _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
     arrays, notes = derive(open_build(build, verify=False, derived=False), embedder)
     with (build / "derived.npz").open("wb") as fh:
         np.savez(fh, **arrays)
     _write_json(build / "derived.json", notes)
+    lap("derived")
     files = [p for p in sorted(build.rglob("*")) if p.is_file()]
     checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in files}
     manifest = {
@@ -431,6 +441,7 @@ def _write_build(
         "sizes": {p.relative_to(build).as_posix(): p.stat().st_size for p in files},
     }
     _write_json(build / "manifest.json", manifest)
+    lap("checksums")
     return {"paragraphs": n_paragraphs, "windows": len(window_rows)}, total
 
 

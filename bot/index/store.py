@@ -18,7 +18,7 @@ from typing import Any
 
 from bot import __version__
 from bot.documents import CorpusError, corpus_files
-from bot.embedding import TextEncoder
+from bot.embedding import TextEncoder, precision_of
 from bot.index.chunking import CHUNKING
 from bot.index.roots import hashes_of, list_documents, roots_of
 
@@ -121,10 +121,23 @@ def read_manifest(build: Path) -> dict[str, Any]:
     return manifest
 
 
+def encoder_mismatch(manifest: dict[str, Any], embedder: TextEncoder) -> str | None:
+    """Why a build's vectors cannot be searched with `embedder`'s questions (another model, or another precision:
+    vectors of the int8 encoder and of the float one are not to be mixed), or None when they can."""
+    model = manifest.get("model", {})
+    if model.get("fingerprint") != embedder.fingerprint:
+        return "the embedding model changed"
+    built, serving = precision_of(model.get("runtime", "")), precision_of(embedder.runtime)
+    if built != serving:
+        return f"it was embedded by the {built} encoder, and {serving} is configured (ENCODER_PRECISION)"
+    return None
+
+
 def staleness(manifest: dict[str, Any], corpus_dir: Path, embedder: TextEncoder) -> str | None:
     """Why a built index no longer matches the corpus and model, or None when it is current."""
-    if manifest.get("model", {}).get("fingerprint") != embedder.fingerprint:
-        return "the embedding model changed"
+    mismatch = encoder_mismatch(manifest, embedder)
+    if mismatch is not None:
+        return mismatch
     if manifest.get("chunking") != CHUNKING:
         return "the chunking parameters changed"
     if Path(manifest.get("corpus_dir", "")) != corpus_dir.resolve():
