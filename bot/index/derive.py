@@ -402,17 +402,24 @@ def _closest_to_unrelated(
 def _merged(index: PassageIndex, previous: Previous, moved: np.ndarray, queries: np.ndarray) -> np.ndarray | None:
     """The closest windows by merging (see `_closest_to_unrelated`), or None when too few of them are known."""
     old_ids, old_sims = previous.arrays["unrelated_ids"], previous.arrays["unrelated_sims"]
-    complete = old_ids.shape[1] == previous.index.size  # the live build kept every window
     new = np.setdiff1d(np.arange(index.size), moved[moved >= 0])  # this build's windows the live one did not have
-    fresh = _search(index.window_vectors, new, queries, min(UNRELATED_KEPT, len(new)))
     there = moved[old_ids.astype(np.int64)]
-    kept = np.where(there >= 0, _keys(np.maximum(there, 0), old_sims), np.iinfo(np.int64).max)
-    pool = np.sort(np.concatenate([kept, fresh], axis=1), axis=1)
-    if complete:
-        known = np.sum(pool < np.iinfo(np.int64).max, axis=1)
-    else:  # closer than the last window the live build kept (a tie with it might be one it did not keep)
-        last = _keys(np.zeros(len(old_sims), dtype=np.int64), old_sims[:, -1])[:, None]
-        known = np.sum(pool < last, axis=1)
+    gone = np.iinfo(np.int64).max
+    kept = np.where(there >= 0, _keys(np.maximum(there, 0), old_sims), gone)
+    found = _search(index.window_vectors, new, queries, min(UNRELATED_KEPT, len(new)))
+    pool = np.sort(np.concatenate([kept, found], axis=1), axis=1)
+    unknown = pool == gone
+    ids, sims = _unkey(np.where(unknown, 0, pool))
+    if old_ids.shape[1] < previous.index.size:
+        # a window the live build did not keep is no closer than the last it kept, and when as close, it came after
+        # it; its place among this build's new windows that are as close is not known, nor among the kept ones when
+        # the windows changed order
+        last = old_sims[:, -1:]
+        is_new = np.zeros(index.size, dtype=bool)
+        is_new[new] = True
+        in_order = bool(np.all(np.diff(moved[moved >= 0]) > 0))
+        unknown |= (sims < last) | ((sims == last) & (is_new[ids] | (not in_order)))
+    known = np.where(unknown.any(axis=1), unknown.argmax(axis=1), pool.shape[1])  # the first unknown place
     count = min(int(known.min()), UNRELATED_KEPT)
     if count < min(UNRELATED_CANDIDATES, index.size):
         return None
