@@ -3,6 +3,10 @@ beside it (`derived.npz`, `derived.json`): pointers and fragments, first-person 
 alone, each paragraph's document, section and speaker, documents' centroids, the headings a decline can suggest, and
 the windows closest to the unrelated questions that set the decline line. The retriever (bot/retrieval.py) and the
 random quote (bot/quotes.py) read them as arrays.
+
+A build that reuses the live build's documents copies what depends on one document only and puts the rest together
+(`Previous`); what it copies from, beyond the derived arrays, each build keeps for the next in `reuse.npz` and
+`reuse.json`.
 """
 
 from __future__ import annotations
