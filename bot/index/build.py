@@ -476,7 +476,11 @@ def _reuse_of(live: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]
         with np.load(live.path / "reuse.npz") as npz:
             arrays = {key: npz[key] for key in npz.files}
         notes = json.loads((live.path / "reuse.json").read_text(encoding="utf-8"))
-        if len(arrays["term_ptr"]) != live.size + 1 or len(arrays["para_speaker"]) != len(live.paragraphs):
+        if (
+            len(arrays["term_ptr"]) != live.size + 1
+            or len(arrays["para_speaker"]) != len(live.paragraphs)
+            or len(notes["section_headings"]) != len(live.sections)
+        ):
             raise ValueError("it does not match the build")
     except Exception as exc:  # any unreadable piece: the build works out everything again
         log.warning("not reusing the live build's terms and derived arrays (%s: %s)", exc.__class__.__name__, exc)
