@@ -250,13 +250,17 @@ class AnswerService:
             self._install(new)
         finally:
             self._reindexing.release()
-        before = _passage_keys(old) if old else Counter()
-        after = _passage_keys(new)
+        # only the documents the build read again are compared: the others' paragraphs are the old index's
+        read = set(report.added) | set(report.changed) | set(report.removed)
+        if old is None or report.embedded_documents > len(report.added) + len(report.changed):
+            read = None  # more was read again (another model or chunking, a source's authority): compare everything
+        before = _passage_keys(old, read) if old else Counter()
+        after = _passage_keys(new, read)
         return ReindexReport(
             build=report,
             passages_added=sum((after - before).values()),
             passages_removed=sum((before - after).values()),
-            passages_unchanged=sum((after & before).values()),
+            passages_unchanged=sum((after & before).values()) + len(new.paragraphs) - sum(after.values()),
             sync=synced,
         )
 
@@ -486,9 +490,12 @@ def looks_like_question(text: str) -> bool:
     return "?" in text or (bool(words) and words[0] in _QUESTION_WORDS)
 
 
-def _passage_keys(index: PassageIndex) -> Counter[str]:
-    """Each paragraph as document name + text digest, to count what a reindex added and removed."""
+def _passage_keys(index: PassageIndex, names: set[str] | None = None) -> Counter[str]:
+    """Each paragraph (of the documents `names`, default all) as document name + text digest, to count what a
+    reindex added and removed."""
+    docs = [d for d, doc in enumerate(index.documents) if names is None or doc["name"] in names]
+    paragraphs = np.flatnonzero(np.isin(index.derived["para_doc"], docs)).tolist()
     return Counter(
         index.documents[p.doc]["name"] + ":" + hashlib.sha1(p.text.encode(), usedforsecurity=False).hexdigest()
-        for p in index.paragraphs
+        for p in (index.paragraphs[i] for i in paragraphs)
     )

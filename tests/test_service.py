@@ -64,6 +64,15 @@ def test_reindex_reports_what_changed_and_swaps_in_the_new_index(tiny: AnswerSer
     assert sources["welcome.md"].indexed_at > first_indexed["welcome.md"], "changed documents get a new time"
     assert "Thursday" in tiny.ask("When does the community meet?").results[0].quote
 
+    (corpus / "meetings.md").write_text("# Meetings\n\nThe community meets every Friday.\n", encoding="utf-8")
+    report = tiny.reindex()  # welcome.md is untouched: its two paragraphs are unchanged, never compared
+    assert (report.build.changed, report.passages_added, report.passages_removed, report.passages_unchanged) == (
+        ["meetings.md"],
+        1,
+        1,
+        2,
+    )
+
 
 def test_a_failed_reindex_keeps_the_old_index_in_service(tiny: AnswerService):
     before = tiny.snapshot

@@ -5,14 +5,16 @@ Layout of the index directory:
     CURRENT                 name of the live build (replaced atomically with os.replace)
     build-<time>-<id>/      one complete build: manifest.json, passages.json, windows.faiss (window vectors),
                             windows.npy (paragraph, first sentence, length of each window), paragraphs.npy,
-                            sections.npy, bm25/
+                            sections.npy, bm25/, derived.npz and derived.json (see derive.py), reuse.npz and
+                            reuse.json (what the next build copies instead of working it out again)
     .lock                   held while a build runs, so two builds never interleave
 
 A build is written into a fresh `build-*` directory; only when every file is on disk does CURRENT move to it.
 An interrupted or failed build leaves CURRENT (and so the last good index) untouched.
 
 The modules: `chunking.py` cuts a document into paragraphs and windows, `store.py` keeps the index directory
-(fingerprints, CURRENT, manifests, the lock, the swap), `build.py` builds incrementally (and `ensure_index`), and
+(fingerprints, CURRENT, manifests, the lock, the swap), `build.py` builds incrementally (and `ensure_index`),
+`derive.py` works out what every question needs about every passage, `lexical.py` counts terms and writes BM25, and
 `load.py` reads the live build back. Other code imports from `bot.index`, which re-exports what it uses.
 """
 

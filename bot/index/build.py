@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ import numpy as np
 
 from bot.documents import CorpusError, SkippedFile, SkippedFileError, load_document
 from bot.embedding import TextEncoder
-from bot.index.chunking import CHUNKING, _block_json, _chunk, _Part
-from bot.index.derive import derive
-from bot.index.load import PassageIndex, import_bm25s, load_index, open_build
+from bot.index.chunking import CHUNKING, Reused, _chunk, _Part
+from bot.index.derive import Layout, Previous, derive
+from bot.index.lexical import Terms, join, write_bm25
+from bot.index.load import ParagraphStore, PassageIndex, load_index, open_build
 from bot.index.roots import Root, hashes_of, list_documents, roots_of, set_page
 from bot.index.store import (
     INDEX_FORMAT,
@@ -189,51 +190,34 @@ def _reusable_parts(previous: PassageIndex | None, index_dir: Path) -> tuple[dic
 
 
 def _parts_of(index: PassageIndex) -> dict[str, _Part]:
-    """Cut a loaded index back into its documents (paragraphs, windows and sections of a document are contiguous)."""
-    para_doc = index.derived["para_doc"].astype(np.int64)
-    docs = np.arange(len(index.documents))
-    para_lo, para_hi = np.searchsorted(para_doc, docs, "left"), np.searchsorted(para_doc, docs, "right")
-    win_lo = np.searchsorted(index.window_para, para_lo, "left")
-    win_hi = np.searchsorted(index.window_para, para_hi, "left")
+    """Cut a loaded index back into its documents (paragraphs, windows and sections of a document are contiguous).
+    Their paragraphs are not decoded: the build copies them from the index's file."""
+    layout = Layout.of(index)
+    at = np.searchsorted(index.window_para, layout.paragraphs)  # each document's first window
     parts = {}
     for d, record in enumerate(index.documents):
-        paras = index.paragraphs[para_lo[d] : para_hi[d]]
-        first_section = min((p.section_id for p in paras), default=0)
-        last_section = max((p.section_id for p in paras), default=-1)
+        para_lo, para_hi = int(layout.paragraphs[d]), int(layout.paragraphs[d + 1])
+        section_lo, section_hi = int(layout.sections[d]), int(layout.sections[d + 1])
+        win_lo, win_hi = int(at[d]), int(at[d + 1])
         windows = np.stack(
             [
-                index.window_para[win_lo[d] : win_hi[d]] - para_lo[d],
-                index.window_first[win_lo[d] : win_hi[d]],
-                index.window_len[win_lo[d] : win_hi[d]],
+                index.window_para[win_lo:win_hi] - para_lo,
+                index.window_first[win_lo:win_hi],
+                index.window_len[win_lo:win_hi],
             ],
             axis=1,
         ).astype(np.int32)
         parts[record["name"]] = _Part(
             record=dict(record),
-            paragraphs=[
-                {
-                    "doc": d,
-                    "text": p.text,
-                    "section": list(p.section),
-                    "speaker": p.speaker,
-                    "kind": p.kind,
-                    "sentences": [list(s) for s in p.sentences],
-                    "section_id": p.section_id - first_section,
-                    "code": [list(c) for c in p.code],
-                    "follow": [_block_json(b) for b in p.follow],
-                    "heading": p.heading,
-                    "links": [list(link) for link in p.links],
-                }
-                for p in paras
-            ],
-            sections=index.sections[first_section : last_section + 1],
+            paragraphs=[],
+            sections=index.sections[section_lo:section_hi],
             windows=windows,
             # views of the previous build's mapped vectors: copied into the new build's files, never held whole
-            window_vectors=index.window_vectors[win_lo[d] : win_hi[d]],
-            paragraph_vectors=index.paragraph_vectors[para_lo[d] : para_hi[d]],
-            section_vectors=index.section_vectors[first_section : last_section + 1],
+            window_vectors=index.window_vectors[win_lo:win_hi],
+            paragraph_vectors=index.paragraph_vectors[para_lo:para_hi],
+            section_vectors=index.section_vectors[section_lo:section_hi],
             fresh=False,
-            source_window=int(win_lo[d]),
+            reused=Reused(d, win_lo, para_lo, section_lo, para_hi - para_lo),
         )
     return parts
 
@@ -304,9 +288,9 @@ def _write_build(
     roots: Sequence[Root] = (),
 ) -> tuple[dict[str, int], int]:
     """Write a build, streaming: each fresh document is embedded and its vectors written to the build's files
-    before the next one is read, so a build holds one document's vectors (plus every paragraph's text, for BM25 and
-    the paragraph file) rather than the corpus's. Returns the counts and the number of texts embedded."""
-    bm25s = import_bm25s()
+    before the next one is read, so a build holds one document's vectors (plus each window's terms, for BM25)
+    rather than the corpus's. A reused document's paragraphs, terms and derived arrays are copied from the live
+    build. Returns the counts and the number of texts embedded."""
     build.mkdir()
     total = _texts_to_embed(parts)
     done = 0
@@ -321,7 +305,7 @@ def _write_build(
         progress(0, total)
     shapes = {
         "windows": sum(len(p.windows) for p in parts),
-        "paragraphs": sum(len(p.paragraphs) for p in parts),
+        "paragraphs": sum(p.reused.paragraphs if p.reused else len(p.paragraphs) for p in parts),
         "sections": sum(len(p.sections) for p in parts),
     }
     # each kind of vector is appended to its .npy file as documents come (plain writes: the pages go to the OS's
@@ -341,18 +325,22 @@ def _write_build(
     fresh_windows: list[np.ndarray] = []
     sections: list[str] = []
     windows = []
-    offsets = [0]
+    ends: list[np.ndarray] = []  # where each paragraph's line ends in paragraphs.jsonl
+    written = 0
     n_paragraphs = 0
-    # paragraphs are written as they are numbered, one JSON line each; only their texts are kept, for BM25 below
-    tokens: list[list[str]] = []
+    first_paragraph: list[int] = []  # each document's first paragraph and first section
+    first_section: list[int] = []
+    kept = _reuse_of(live) if live is not None else None  # what the live build kept for this one
+    live_terms = Terms.read(kept[0], live.bm25.vocab_dict) if live is not None and kept is not None else None
+    terms: list[tuple[Terms, int, int]] = []  # each document's windows' terms, in a table of its own or the live one
     with (build / "paragraphs.jsonl").open("wb") as fh:
         for d, part in enumerate(parts):
             span = np.arange(at["windows"], at["windows"] + len(part.windows))
             if part.fresh:
                 _embed_part(part, embedder, tick)
                 fresh_windows.append(span)
-            elif part.source_window >= 0 and len(moved):
-                moved[part.source_window : part.source_window + len(span)] = span
+            elif part.reused is not None and len(moved):
+                moved[part.reused.window : part.reused.window + len(span)] = span
             lap("embedding")
             for kind, vectors in (
                 ("windows", part.window_vectors),
@@ -365,30 +353,44 @@ def _write_build(
                     files[kind].write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
                     at[kind] += len(vectors)
             part.window_vectors = part.paragraph_vectors = part.section_vectors = None
-            for para in part.paragraphs:
-                line = json.dumps(
-                    {**para, "doc": d, "section_id": para["section_id"] + len(sections)}, ensure_ascii=False
-                ).encode("utf-8")
-                fh.write(line + b"\n")
-                offsets.append(offsets[-1] + len(line) + 1)
+            first_paragraph.append(n_paragraphs)
+            first_section.append(len(sections))
+            if part.reused is None:
+                lines = b"".join(
+                    json.dumps(
+                        {**p, "doc": d, "section_id": p["section_id"] + len(sections)}, ensure_ascii=False
+                    ).encode("utf-8")
+                    + b"\n"
+                    for p in part.paragraphs
+                )
+                terms.append((Terms.count(_window_tokens(part)), 0, len(part.windows)))
+                n_paragraphs += len(part.paragraphs)
+            else:
+                assert live is not None and isinstance(live.paragraphs, ParagraphStore)
+                was = part.reused
+                lines = live.paragraphs.raw(was.paragraph, was.paragraph + was.paragraphs)
+                if (was.doc, was.section) != (d, len(sections)):
+                    lines = _renumbered(lines, d, len(sections) - was.section)
+                n = len(part.windows)
+                if live_terms is not None:
+                    terms.append((live_terms, was.window, was.window + n))
+                else:  # a live build that kept no terms: its windows are read again
+                    texts = (live.window_text(w) for w in range(was.window, was.window + n))
+                    terms.append((Terms.count(search_tokens(t) for t in texts), 0, n))
+                n_paragraphs += was.paragraphs
+            fh.write(lines)
+            ends.append(written + np.flatnonzero(np.frombuffer(lines, dtype=np.uint8) == ord("\n")) + 1)
+            written += len(lines)
+            windows.append(part.windows + np.array([first_paragraph[-1], 0, 0], dtype=np.int32))
             lap("writing")
-            for p, first, length in part.windows.tolist():
-                para = part.paragraphs[p]
-                spans = para["sentences"]
-                text = para["text"][spans[first][0] : spans[first + length - 1][1]]
-                tokens.append(search_tokens(text) or ["\x00"])
-            lap("bm25")
-            windows.append(part.windows + np.array([n_paragraphs, 0, 0], dtype=np.int32))
-            n_paragraphs += len(part.paragraphs)
             sections += part.sections
             part.paragraphs = []  # written: the report needs only the document's record
-    np.save(build / "paragraphs.offsets.npy", np.asarray(offsets, dtype=np.int64))
+    np.save(build / "paragraphs.offsets.npy", np.concatenate([[0], *ends]).astype(np.int64))
     window_rows = np.concatenate(windows).astype(np.int32)
     np.save(build / "windows.npy", window_rows)
-    retriever = bm25s.BM25()
-    retriever.index(tokens, show_progress=False)
-    retriever.save(str(build / "bm25"), show_progress=False)
-    del tokens, retriever
+    table = join(terms)
+    write_bm25(table, build / "bm25")
+    del terms
     lap("bm25")
     if not files:
         open_files(int(embedder.encode(["?"]).shape[1]))
@@ -403,10 +405,18 @@ def _write_build(
     lap("graph")
     del window_vectors
     _write_json(build / "documents.json", {"documents": [p.record for p in parts], "sections": sections})
-    arrays, notes = derive(open_build(build, verify=False, derived=False), embedder)
+    previous = None
+    if live is not None and kept is not None:
+        source = np.array([p.reused.doc if p.reused else -1 for p in parts], dtype=np.int64)
+        previous = Previous(live, kept[0], kept[1], source)
+    layout = Layout(np.array([*first_paragraph, n_paragraphs]), np.array([*first_section, len(sections)]))
+    derived = derive(open_build(build, verify=False, derived=False), embedder, layout, previous)
     with (build / "derived.npz").open("wb") as fh:
-        np.savez(fh, **arrays)
-    _write_json(build / "derived.json", notes)
+        np.savez(fh, **derived.arrays)
+    _write_json(build / "derived.json", derived.notes)
+    with (build / "reuse.npz").open("wb") as fh:
+        np.savez(fh, **derived.reuse, **table.arrays())
+    _write_json(build / "reuse.json", derived.reuse_notes)
     lap("derived")
     files = [p for p in sorted(build.rglob("*")) if p.is_file()]
     checksums = {p.relative_to(build).as_posix(): file_sha256(p) for p in files}
@@ -443,6 +453,49 @@ def _write_build(
     _write_json(build / "manifest.json", manifest)
     lap("checksums")
     return {"paragraphs": n_paragraphs, "windows": len(window_rows)}, total
+
+
+def _window_tokens(part: _Part) -> Iterator[list[str]]:
+    """The search tokens of each window of a fresh document."""
+    for p, first, length in part.windows.tolist():
+        para = part.paragraphs[p]
+        spans = para["sentences"]
+        yield search_tokens(para["text"][spans[first][0] : spans[first + length - 1][1]])
+
+
+def _renumbered(lines: bytes, doc: int, shift: int) -> bytes:
+    """Paragraphs' JSON lines with their document number set to `doc` and their section numbers moved by `shift`,
+    without decoding them. Each line is as `_write_build` wrote it: `{"doc": N, ` first and `"section_id": N,` further
+    on; a quote inside a JSON string is always escaped, so `, "section_id": ` appears nowhere else."""
+    out = []
+    for line in lines.split(b"\n")[:-1]:
+        if not line.startswith(b'{"doc": '):
+            raise IndexError_("the live build's paragraphs are not in the expected form")
+        head = line.index(b", ")
+        at = line.index(b', "section_id": ', head) + len(b', "section_id": ')
+        end = line.index(b",", at)
+        out.append(b'{"doc": %d%b%d%b\n' % (doc, line[head:at], int(line[at:end]) + shift, line[end:]))
+    return b"".join(out)
+
+
+def _reuse_of(live: PassageIndex) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """What the live build kept for the next one (`reuse.npz`, `reuse.json`: window terms, what its derivation
+    copies), or None when it kept nothing (built before these files were written) or they cannot be read; the
+    build then reads the live build's paragraphs again."""
+    try:
+        with np.load(live.path / "reuse.npz") as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        notes = json.loads((live.path / "reuse.json").read_text(encoding="utf-8"))
+        if (
+            len(arrays["term_ptr"]) != live.size + 1
+            or len(arrays["para_speaker"]) != len(live.paragraphs)
+            or len(notes["section_headings"]) != len(live.sections)
+        ):
+            raise ValueError("it does not match the build")
+    except Exception as exc:  # any unreadable piece: the build works out everything again
+        log.warning("not reusing the live build's terms and derived arrays (%s: %s)", exc.__class__.__name__, exc)
+        return None
+    return arrays, notes
 
 
 # Below this many windows the search is exact (a flat inner-product index). Above it, an HNSW graph over 8-bit

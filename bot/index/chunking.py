@@ -58,10 +58,23 @@ def windows_of(sentences: tuple[tuple[int, int], ...]) -> Iterator[tuple[int, in
             yield first, length
 
 
+@dataclass(frozen=True)
+class Reused:
+    """Where a document reused from the live build is in that build: its number, its first window, paragraph and
+    section, and how many paragraphs it has (copied from the live build's file, never decoded)."""
+
+    doc: int
+    window: int
+    paragraph: int
+    section: int
+    paragraphs: int
+
+
 @dataclass
 class _Part:
-    """One document's share of a build: its record, paragraphs (section ids local to it), section texts, windows
-    (paragraph numbers local to it) and, once embedded, the vectors of each."""
+    """One document's share of a build: its record, paragraphs (section ids local to it; none for a reused
+    document, whose paragraphs are copied from the live build), section texts, windows (paragraph numbers local to
+    it) and, once embedded, the vectors of each."""
 
     record: dict[str, Any]
     paragraphs: list[dict[str, Any]]
@@ -72,7 +85,7 @@ class _Part:
     paragraph_vectors: np.ndarray | None = None
     section_vectors: np.ndarray | None = None
     fresh: bool = True  # parsed and embedded by this build (not taken from the previous one)
-    source_window: int = -1  # a reused document: its first window's number in the previous build
+    reused: Reused | None = None  # a document taken from the previous build: where it is there
 
     @property
     def name(self) -> str:

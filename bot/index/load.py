@@ -88,6 +88,10 @@ class ParagraphStore(Sequence[ParagraphRecord]):
         for i in range(len(self)):
             yield self[i]
 
+    def raw(self, start: int, stop: int) -> bytes:
+        """Paragraphs `start:stop` as the build wrote them: JSON lines, each ending in a newline."""
+        return bytes(self._data[int(self._offsets[start]) : int(self._offsets[stop])])
+
 
 @dataclass
 class PassageIndex:
@@ -131,8 +135,9 @@ def import_bm25s() -> Any:
 
 
 # files checked against their checksum at every load; the vector files are checked by size (a full hash of hundreds
-# of megabytes would cost most of a cold start), and by their checksum when the build is written and verified
-_SIZE_CHECKED = ("windows.f16.npy", "paragraphs.f16.npy", "sections.f16.npy", "windows.faiss")
+# of megabytes would cost most of a cold start), and by their checksum when the build is written and verified; so is
+# reuse.npz, which only the next build reads
+_SIZE_CHECKED = ("windows.f16.npy", "paragraphs.f16.npy", "sections.f16.npy", "windows.faiss", "reuse.npz")
 
 
 def load_index(index_dir: Path) -> PassageIndex:
