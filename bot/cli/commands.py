@@ -22,6 +22,7 @@ from bot.index import BuildReport, PassageIndex, build_index, ensure_index
 from bot.lessons import LessonBook
 from bot.quotes import NoQuoteError, Quote, QuoteDrawer
 from bot.retrieval import Answer, QuestionError, Retriever, check_question
+from bot.scope import Scopes, load_topics, scope_line
 from bot.text import code_markup, in_quotation_marks
 
 if TYPE_CHECKING:
@@ -119,13 +120,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         questions: Iterable[str] = [question]
     else:
         questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
+    topics = load_topics(settings.scopes_file)  # a bad scopes.toml is refused before the model loads
     index, embedder = _load(args, settings)
     retriever = Retriever(index, embedder)
+    scopes = Scopes(topics, embedder)
     # moderators' lessons apply here too (no database yet: nothing taught, and none is created)
     book = LessonBook(settings.database) if settings.database.exists() else None
     for question in questions:
         try:
             answer = book.answer(retriever, question, args.k) if book else retriever.answer(question, k=args.k)
+            answer = scopes.apply_text(answer, retriever)
         except QuestionError as exc:
             print(f"skipped question: {exc}", file=sys.stderr)
             answer = Answer(question.strip(), False)
@@ -133,7 +137,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{exc}\n")
                 continue
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            data = answer.to_json() | ({"pointer": answer.pointer} if answer.pointer else {})
+            print(json.dumps(data, ensure_ascii=False), flush=True)
         else:
             print(format_answer(answer, index), flush=True)
     return 0
@@ -192,8 +197,11 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
         raise UsageError(str(exc)) from exc
     recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
     sources = SourcesSetup.from_settings(settings)  # a bad sources.toml is refused here, with its line
+    topics = load_topics(settings.scopes_file)  # a bad scopes.toml is refused here too, with its line
     embedder = Embedder.from_setting(settings.embedding_model)
-    service = AnswerService(corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources)
+    service = AnswerService(
+        corpus_dir, index_dir, embedder, encoder_dir=settings.encoder_dir, sources=sources, topics=topics
+    )
     try:
         if sync_only:
             return asyncio.run(sync_commands_only(settings, service, store))
@@ -229,8 +237,10 @@ async def _serve(settings: Settings, service: AnswerService, store: Store) -> No
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    topics = load_topics(settings.scopes_file)
     index, embedder = _load(args, settings)
-    return chat(Retriever(index, embedder), QuoteDrawer(index, embedder), sys.stdin, sys.stdout)
+    scopes = Scopes(topics, embedder)
+    return chat(Retriever(index, embedder), QuoteDrawer(index, embedder), sys.stdin, sys.stdout, scopes)
 
 
 HELP = (
@@ -241,7 +251,7 @@ HELP = (
 )
 
 
-def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextIO) -> int:
+def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextIO, scopes: Scopes | None = None) -> int:
     """A terminal conversation: prompts when a person is typing, plain answers when input is piped."""
     interactive = stdin.isatty()
     sources = ", ".join(d["title"] for d in retriever.index.documents[:3])
@@ -268,7 +278,8 @@ def chat(retriever: Retriever, drawer: QuoteDrawer, stdin: TextIO, stdout: TextI
                 reply = str(exc)
         else:
             try:
-                reply = format_answer(retriever.answer(text), retriever.index)
+                answer = retriever.answer(text)
+                reply = format_answer(scopes.apply_text(answer, retriever) if scopes else answer, retriever.index)
             except QuestionError as exc:
                 reply = str(exc)
         stdout.write(reply + "\n")
@@ -296,6 +307,8 @@ def format_answer(answer: Answer, index: PassageIndex) -> str:
         text = (
             f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
         )
+        if answer.pointer:  # a topic the moderators leave to others (scopes.toml): where to ask comes first
+            text = f"{scope_line(answer.topic or '')}\n{answer.pointer}"
         if answer.suggestions:
             text += "\nQuestions I can answer, for example:\n" + "\n".join(f"  • {s}" for s in answer.suggestions)
         return text
