@@ -49,6 +49,7 @@ class Settings:
     sources_max_files: int = 20_000  # a source's commit with more files (or bytes) is not checked out
     sources_max_bytes: int = 200 * 1024 * 1024
     sources_git_timeout: float = 300.0  # seconds one git command may take
+    scopes_file: Path = PROJECT_ROOT / "scopes.toml"  # topics the bot declines, with where to ask (absent: none)
 
     @property
     def moderation_guild_ids(self) -> frozenset[int]:
@@ -138,6 +139,7 @@ class Settings:
             sources_max_files=int(number("SOURCES_MAX_FILES", 20_000, 1, 10_000_000)),
             sources_max_bytes=int(number("SOURCES_MAX_MB", 200, 0.001, 100_000) * 1024 * 1024),
             sources_git_timeout=number("SOURCES_GIT_TIMEOUT", 300.0, 1.0, 86400.0),
+            scopes_file=path("SCOPES_FILE", PROJECT_ROOT / "scopes.toml"),
         )
 
 

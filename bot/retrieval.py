@@ -82,6 +82,9 @@ class Answer:
     results: list[Result] = field(default_factory=list)
     confidence: float = 0.0
     suggestions: list[str] = field(default_factory=list)  # when declined: questions the documents do answer
+    # when declined as out of scope (bot/scope.py): the moderators' topic and their pointer to where to ask instead
+    topic: str | None = None
+    pointer: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from bot.lease import BuildLease
 from bot.lessons import Lesson, LessonBook, LessonEntry, LessonError, candidates
 from bot.quotes import Quote, QuoteDrawer
 from bot.retrieval import Answer, Dense, Explained, Result, Retriever, check_question
+from bot.scope import Scopes, Topic
 from bot.sources import SourcesSetup, SyncReport, read_state, sync_sources
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class AnswerService:
         sources: SourcesSetup | None = None,
         lessons: LessonBook | None = None,
         encoder_precision: str = DEFAULT_ENCODER_PRECISION,
+        topics: Sequence[Topic] = (),
     ) -> None:
         self.corpus_dir = corpus_dir
         # moderators' lessons and readers' votes, applied to every answer (None: no database, nothing taught)
@@ -190,6 +192,8 @@ class AnswerService:
         self._queries = QueryBatcher(embedder)
         self._lease: BuildLease | None = None  # on the build in service, so no other process's build removes it
         self._unusable: str | None = None  # a build `follow_current` could not load, not retried
+        # what the bot declines, with where to ask instead (scopes.toml, bot/scope.py)
+        self.scopes = Scopes(topics, embedder)
 
     # --- start-up and reindex: one code path with the CLI (build_index) ---------------------------------------------
 
@@ -197,10 +201,12 @@ class AnswerService:
         """Load the index, building it first when it is missing, stale or corrupt."""
         self.query_encoder = query_embedder(self.encoder_dir, self.embedder, self.encoder_precision)
         self._queries = QueryBatcher(self.query_encoder)
+        self.scopes = Scopes(self.scopes.topics, self.query_encoder)  # examples embedded as questions are
         index = ensure_index(self.corpus_dir, self.index_dir, self.query_encoder, notify=notify, progress=progress)
         self._install(index)
         # warm the model and the scoring path so the first real question is not the slow one
         self.snapshot.retriever.answer("How do I start contributing?")
+        self.scopes.typical(self.snapshot.retriever)  # embeds the examples, and how close this index comes to them
 
     @contextlib.contextmanager
     def without_sync(self) -> Iterator[None]:
@@ -369,15 +375,18 @@ class AnswerService:
 
     def ask(self, question: str, k: int = 3, lessons: LessonBook | None = None) -> Answer:
         """Retrieval's answer with moderators' lessons and readers' votes applied (bot/lessons.py): the service's
-        own, or `lessons` instead when given. Raises QuestionError for a question that cannot be used. Safe to call
-        from many threads at once."""
+        own, or `lessons` instead when given; then a question on one of the moderators' out-of-scope topics is
+        declined with its pointer (bot/scope.py), unless a lesson answered it. Raises QuestionError for a question
+        that cannot be used. Safe to call from many threads at once."""
         retriever = self.snapshot.retriever
         text = check_question(question)
         vector, dense = self._queries.score(retriever.rewrite(text)[0], retriever)
         book = lessons if lessons is not None else self.lesson_book
         if book is None:
-            return retriever.answer_vector(text, vector, k, dense)
-        return book.apply(retriever.answer_vector(text, vector, book.fetch(k), dense), vector, retriever, k)
+            answer = retriever.answer_vector(text, vector, k, dense)
+        else:
+            answer = book.apply(retriever.answer_vector(text, vector, book.fetch(k), dense), vector, retriever, k)
+        return self.scopes.apply(answer, vector, retriever)  # a lesson wins over a topic (bot/scope.py)
 
     def quote(self, topic: str | None = None, channel: int | None = None) -> Quote:
         """A random quote; no repeat of the last few in the same channel. Raises NoQuoteError."""

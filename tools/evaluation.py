@@ -529,7 +529,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_lessons(settings, served, args.cache, asked)
         return 0
     sets = {name: load_questions(EVAL_DIR / f"{name}.jsonl") for name in args.sets}
+    from tools.near_topic import NEAR_TOPIC_HEADER, near_topic_rows  # it imports this module
+
     rows = []
+    near_topic: list[str] = []
     missed = []
     timings: list[tuple[str, int, tuple[float, float]]] = []
     for number, size in enumerate(make_sizes(settings.corpus_dir, args.cache, archive), 1):
@@ -553,6 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             embedder.save()
         retriever = Retriever(index, questions_by, exact=args.exact)
         timings.append((label, index.size, warm_latency(retriever, [q.question for qs in sets.values() for q in qs])))
+        near_topic += near_topic_rows(label, size.groups, retriever, embedder, list(sets))
         for set_name, questions in sets.items():
             off = [q for q in questions if q.off_topic]
             for g, group in enumerate(size.groups):
@@ -569,6 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n| corpus | passages | warm answer p50 | p95 |\n|---|---|---|---|")
     for label, passages, (p50, p95) in timings:
         print(f"| {label} | {passages:,} | {p50:.1f} ms | {p95:.1f} ms |")
+    print("\nNear-topic questions (tests/eval/near_topic.jsonl) and the moderators' topics (scopes.toml):")
+    print(NEAR_TOPIC_HEADER + "\n" + "\n".join(near_topic))
     if not args.adapted and 2 in args.sizes:
         print_lessons(settings, served, args.cache, asked)
     if args.misses:

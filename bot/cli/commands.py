@@ -22,6 +22,7 @@ from bot.index import BuildReport, build_index
 from bot.lessons import LessonBook
 from bot.quotes import NoQuoteError, Quote
 from bot.retrieval import Answer, Explained, QuestionError, check_question
+from bot.scope import load_topics, scope_line
 from bot.service import AnswerService, Source
 from bot.text import code_markup, in_quotation_marks
 
@@ -39,6 +40,7 @@ def _service(args: argparse.Namespace, settings: Settings, lessons: LessonBook |
     --index (or the settings), with `lessons` applied to its answers. Not loaded yet."""
     corpus_dir, index_dir = _paths(args, settings)
     embedder = Embedder.from_setting(settings.embedding_model)
+    topics = load_topics(settings.scopes_file)  # a bad scopes.toml is refused before the model loads
     return AnswerService(
         corpus_dir,
         index_dir,
@@ -46,6 +48,7 @@ def _service(args: argparse.Namespace, settings: Settings, lessons: LessonBook |
         encoder_dir=settings.encoder_dir,
         lessons=lessons,
         encoder_precision=settings.encoder_precision,
+        topics=topics,
     )
 
 
@@ -152,7 +155,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{exc}\n")
                 continue
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            data = answer.to_json() | ({"pointer": answer.pointer} if answer.pointer else {})
+            print(json.dumps(data, ensure_ascii=False), flush=True)
         else:
             print(format_answer(answer, service.sources()), flush=True)
         if args.explain and answer.question:
@@ -225,6 +229,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
         raise UsageError(str(exc)) from exc
     recover_corpus(settings, corpus_dir, index_dir)  # before the index is loaded, so it sees the repaired corpus
     sources = SourcesSetup.from_settings(settings)  # a bad sources.toml is refused here, with its line
+    topics = load_topics(settings.scopes_file)  # a bad scopes.toml is refused here too, with its line
     embedder = Embedder.from_setting(settings.embedding_model)
     lessons = LessonBook(settings.database)  # the service owns it: every answer, Discord's and the CLI's, applies it
     service = AnswerService(
@@ -235,6 +240,7 @@ def _discord(args: argparse.Namespace, settings: Settings, sync_only: bool) -> i
         sources=sources,
         lessons=lessons,
         encoder_precision=settings.encoder_precision,
+        topics=topics,
     )
     try:
         if sync_only:
@@ -338,6 +344,8 @@ def format_answer(answer: Answer, sources: Sequence[Source]) -> str:
         text = (
             f"I couldn't find an answer to that in the documents I know, so I won't guess.\nI can quote from: {titles}."
         )
+        if answer.pointer:  # a topic the moderators leave to others (scopes.toml): where to ask comes first
+            text = f"{scope_line(answer.topic or '')}\n{answer.pointer}"
         if answer.suggestions:
             text += "\nQuestions I can answer, for example:\n" + "\n".join(f"  • {s}" for s in answer.suggestions)
         return text

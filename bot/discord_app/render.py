@@ -26,6 +26,7 @@ from bot.documents import authority_label
 from bot.lessons import Lesson, LessonEntry, TaughtResult, passage_of
 from bot.quotes import Quote
 from bot.retrieval import Answer, Result
+from bot.scope import scope_line
 from bot.service import ReindexReport, Repository, Source
 from bot.store import Stats
 
@@ -314,14 +315,22 @@ CHOSEN = "The first passage was chosen by the moderators for this question."
 
 
 def decline_embed(
-    question: str, topics: Sequence[str], sources: Sequence[Source], taught: bool = False
+    question: str,
+    topics: Sequence[str],
+    sources: Sequence[Source],
+    taught: bool = False,
+    scope: tuple[str, str] | None = None,
 ) -> discord.Embed:
+    """The "I won't guess" reply; with `scope` (a moderators' topic and its pointer, bot/scope.py), where to ask
+    instead comes first."""
     text = (
         "I couldn't find an answer to that in the documents I know, so I won't guess. "
         "A moderator can see unanswered questions and add a document that covers them."
     )
     if taught:
         text = "The moderators have noted that the documents I know don't answer this question, so I won't guess."
+    if scope is not None:
+        text = f"{escape(scope_line(clip(scope[0], 100)))}\n\n{pointer_text(clip(scope[1], 1000))}"
     embed = discord.Embed(colour=DECLINE_COLOUR, title=clip(f"Q: {escape(question)}", TITLE_LIMIT), description=text)
     if topics:
         lines = "\n".join(f"• {_plain(t, 200)}" for t in topics)
@@ -330,6 +339,22 @@ def decline_embed(
         names = "\n".join(f"• {_plain(s.title, 200)}" for s in sources[:8])
         embed.add_field(name="What I've read", value=clip(names, FIELD_VALUE_LIMIT), inline=False)
     return fit(embed)
+
+
+def pointer_text(pointer: str) -> str:
+    """A moderator's pointer (scopes.toml) for Discord: its words escaped, each http(s) URL through `safe_url` as an
+    autolink that shows where it goes; any other URL as code, never a link."""
+    out: list[str] = []
+    pos = 0
+    for match in _URL.finditer(pointer):
+        url = match.group().rstrip(_URL_TAIL)
+        target = safe_url(url)
+        if target is None:
+            continue  # left in the text, which escape() shows as code
+        out += [escape(pointer[pos : match.start()]), f"<{target}>"]
+        pos = match.start() + len(url)
+    out.append(escape(pointer[pos:]))
+    return "".join(out)
 
 
 def quote_embed(quote: Quote) -> discord.Embed:

@@ -127,7 +127,8 @@ class Answers(commands.Cog):
                 return Asked(answer, question_id, render.answer_embed(answer), question_id or None)
             suggestions = answer.suggestions or service.topics()
             taught = isinstance(answer, TaughtDecline)
-            embed = render.decline_embed(answer.question, suggestions, service.sources(), taught)
+            scope = (answer.topic or "", answer.pointer) if answer.pointer else None
+            embed = render.decline_embed(answer.question, suggestions, service.sources(), taught, scope)
             return Asked(answer, question_id, embed, None)
 
         return await asyncio.to_thread(work)
