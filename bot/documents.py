@@ -3,6 +3,10 @@
 Markdown front matter gives the title, source URL and, for interviews, who speaks. Headings give sections. Link
 syntax, images and badges, HTML, tables and code blocks are removed from quotable text, so what the bot quotes is
 what a reader of the rendered page sees.
+
+Over 500 lines because it is one pipeline read top to bottom (files and ignore rules, front matter, Markdown blocks,
+plain text, the parse budget) whose parts share the `Paragraph`/`Block` types and each other's helpers; split apart,
+each piece would import most of the others.
 """
 
 from __future__ import annotations
