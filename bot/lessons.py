@@ -523,8 +523,12 @@ def _locate_all(index: PassageIndex, keys: set[tuple[str, str]]) -> dict[tuple[s
                 if found[key] is None and key[1] in para.text:
                     windows = [w for w in _windows_of(index, p) if key[1] in index.window_text(w)]
                     exact = [w for w in windows if index.window_text(w) == key[1]]
+                    # a short paragraph quoted whole holds its windows: the longest of them stands for it
+                    inside = [w for w in _windows_of(index, p) if index.window_text(w) in key[1]]
                     if exact or windows:
                         found[key] = (exact or sorted(windows, key=lambda w: len(index.window_text(w))))[0]
+                    elif inside:
+                        found[key] = max(inside, key=lambda w: len(index.window_text(w)))
     return found
 
 

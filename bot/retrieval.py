@@ -31,7 +31,7 @@ from bot.index import PassageIndex
 from bot.index.derive import FIRST_PERSON, LEAD_IN_END, POINTER
 from bot.index.roots import absolute_links, link_of
 from bot.questions import ASKS_ABOUT, ASKS_HOW, ASKS_WHO, UNRELATED_QUESTIONS, rewrite_question, speaker_patterns
-from bot.quoting import comparable, quote_span, quote_with_follow
+from bot.quoting import comparable, quote_span
 from bot.rerank import SECOND_FEATURES, Reranker
 from bot.scoring import FEATURES, Columns, Weights, about_index, document_standing, score
 from bot.text import has_words, search_tokens
@@ -579,6 +579,9 @@ class Retriever:
     def result_for_window(self, w: int, score: float = 0.0) -> Result:
         """The result quoting window `w` as answers show it (with what a lead-in introduces): for passages chosen
         outside scoring, such as a moderator's lesson (bot/lessons.py)."""
-        quote, code = quote_with_follow(self.index, w)
+        p = int(self.index.window_para[w])
         first, length = int(self.index.window_first[w]), int(self.index.window_len[w])
-        return self._result(int(self.index.window_para[w]), first, length, quote, score, None, code)
+        if len(self.index.paragraphs[p].text) <= self.weights.whole_paragraph:  # quoted whole, as answers are
+            first, length = 0, len(self.index.paragraphs[p].sentences)
+        quote, code = quote_span(self.index, p, first, length)
+        return self._result(p, first, length, quote, score, None, code)

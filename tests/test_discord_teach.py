@@ -57,7 +57,7 @@ def test_fix_this_answer_teaches_a_candidate_for_every_close_wording(service: An
             option = next(o for o in select["options"] if "interviewed for an engineering job" in o["label"])
             picked = await emulator.click(panel, select["custom_id"], moderator, values=[option["value"]])
             done = await picked.wait_response()
-            assert done["type"] == 7 and "Taught lesson #1" in done["data"]["content"]
+            assert done["type"] == 7 and "Taught lesson #1" in done["data"]["content"], done
 
             again = await ask(emulator, member, "When did Jaice start at Deis")
             text = embed_text(again)
