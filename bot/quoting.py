@@ -10,16 +10,11 @@ from bot.index import CHUNKING, PassageIndex
 from bot.text import normalize_for_match
 
 
-def quote_with_follow(index: PassageIndex, w: int) -> tuple[str, tuple[Span, ...]]:
-    """A window's text, and the offsets of its code. A window that ends its paragraph on a lead-in ("To squash your
-    commits, perform an interactive rebase:") carries on with the list items or code the lead-in introduces, one per
-    line, within the quote limit; what does not fit is cut and marked with "…"."""
-    return quote_span(index, int(index.window_para[w]), int(index.window_first[w]), int(index.window_len[w]))
-
-
 def quote_span(index: PassageIndex, p: int, first: int, length: int) -> tuple[str, tuple[Span, ...]]:
-    """The quote of sentences `first` to `first + length - 1` of paragraph `p`, carried on as `quote_with_follow`
-    says."""
+    """The quote of sentences `first` to `first + length - 1` of paragraph `p`, and the offsets of its code. A quote
+    that ends its paragraph on a lead-in ("To squash your commits, perform an interactive rebase:") carries on with
+    the list items or code the lead-in introduces, one per line, within the quote limit; what does not fit is cut
+    and marked with "…"."""
     para = index.paragraphs[p]
     start, end = para.sentences[first][0], para.sentences[first + length - 1][1]
     text = para.text[start:end]

@@ -53,6 +53,13 @@ class Reranker:
         """The order of the rows of `columns` (one per candidate, best first stage first), best first."""
         return np.argsort(-(columns @ self.weights), kind="stable")
 
+    def rescore(self, columns: np.ndarray, best_first_stage: float) -> np.ndarray:
+        """The rows' second-stage scores on the first stage's scale: the best first-stage score plus the second-stage
+        score over the weight of the first-stage column (so a row's score is its first-stage score moved by the
+        rest of the evidence). They fall in the order `order` gives."""
+        scale = float(self.weights[SECOND_FEATURES.index("first_stage")])
+        return best_first_stage + (columns @ self.weights) / (scale if scale > 0 else 1.0)
+
     def save(self, folder: Path, meta: dict[str, Any]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "adapter.npz", down=self.down.astype(np.float32), up=self.up.astype(np.float32))

@@ -442,10 +442,16 @@ class Retriever:
         rows = self.front(scored, self.reranker.depth)
         if len(rows) < 2:
             return scored
-        first = rows[self.reranker.order(self.second_columns(scored, query, rows))]
+        columns = self.second_columns(scored, query, rows)
+        ranked = self.reranker.order(columns)
+        first = rows[ranked]
         rest = np.argsort(-scored.total, kind="stable")
         rest = rest[~np.isin(rest, first)]
-        return replace(scored, order=np.concatenate([first, rest]))
+        # a result's score is the one that put it in its place: the second stage's for the rows it reordered
+        total = scored.total.copy()
+        total[first] = self.reranker.rescore(columns, float(scored.total[rows[0]]))[ranked]
+        total[rest] = np.minimum(total[rest], total[first].min())
+        return replace(scored, total=total, order=np.concatenate([first, rest]))
 
     def front(self, scored: _Scored, depth: int) -> np.ndarray:
         """The rows of the first stage's best `depth` candidates that could be shown (not pointers)."""
