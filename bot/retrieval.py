@@ -264,7 +264,8 @@ class Retriever:
 
     def explain(self, question: str, k: int = 3) -> Explained:
         """Answer one question and say why: the best candidates (those shown, when it is answered), each with every
-        feature column's name, value and share of its score (`python -m bot ask --explain`)."""
+        feature column's name, value and share of its score, and with a second stage, the amount it moved the score
+        by as a last `second_stage` share (`python -m bot ask --explain`)."""
         text = check_question(question)
         query = self.embedder.encode_query(self.rewrite(text)[0])
         answer = self.answer_vector(text, query, k)
@@ -273,7 +274,14 @@ class Retriever:
         scored = self._score(text, query, self.dense(query[None, :])[0])
         if self.reranker is not None:
             scored = self.rerank(scored, query)
-        return answer, [(result, scored.columns.contributions(j, self.weights)) for j, result in self._picks(scored, k)]
+        explained = []
+        for j, result in self._picks(scored, k):
+            shares = scored.columns.contributions(j, self.weights)
+            moved = result.score - sum(share for _, _, share in shares)
+            if self.reranker is not None:  # what the second stage moved the score by, so the shares add up
+                shares.append(("second_stage", 1.0 if abs(moved) > 1e-9 else 0.0, moved))
+            explained.append((result, shares))
+        return answer, explained
 
     def _relative(self, confidence: float) -> float:
         """Confidence on one scale for every corpus: the decline line is always at `weights.threshold`."""

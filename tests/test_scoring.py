@@ -153,7 +153,9 @@ def test_score_is_the_matrix_times_the_weights_and_explain_adds_up(toy: Retrieve
     assert answer.answered and explained
     for result, row_ in explained:
         assert sum(share for _, _, share in row_) == pytest.approx(result.score, abs=1e-5)
-        assert [name for name, _, _ in row_] == list(FEATURES)
+        names = [name for name, _, _ in row_]
+        assert names[: len(FEATURES)] == list(FEATURES)
+        assert names[len(FEATURES) :] == (["second_stage"] if toy.reranker is not None else [])
     heavier = Weights().replace(window=3.0)
     assert heavier.vector()[FEATURES.index("window")] > Weights().vector()[FEATURES.index("window")]
     with pytest.raises(ValueError, match="unknown weights: windw"):
