@@ -138,10 +138,26 @@ def test_two_bot_processes_share_one_index(tmp_path: Path, fast_encoder: TextEnc
                 )
                 for shard in (0, 1)
             ]
+            logs: list[list[str]] = [[], []]
+
+            async def drain(process: asyncio.subprocess.Process, lines: list[str]) -> None:
+                """Read a process's log as it is written (a pipe nobody reads would fill and stall it)."""
+                assert process.stderr is not None
+                async for line in process.stderr:
+                    lines.append(line.decode(errors="replace"))
+
+            drains = [asyncio.ensure_future(drain(p, lines)) for p, lines in zip(processes, logs, strict=True)]
+
+            def both_logs() -> str:
+                return "\n".join(f"--- shard {n}'s process:\n{''.join(lines)}" for n, lines in enumerate(logs))
+
             try:
-                async with asyncio.timeout(90):
-                    while sorted(emulator.shards_identified) != [(0, 2), (1, 2)]:
-                        await asyncio.sleep(0.05)
+                waited = 0.0
+                while sorted(emulator.shards_identified) != [(0, 2), (1, 2)]:
+                    assert all(p.returncode is None for p in processes), f"a bot process stopped:\n{both_logs()}"
+                    assert waited < 90, f"the shards did not connect within 90 s:\n{both_logs()}"
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
                 walt, xena = emulator.add_user("walt", guild=even), emulator.add_user("xena", guild=odd)
                 for channel, user in (("even", walt), ("odd", xena)):
                     asked = await emulator.post_message(channel, user, mention(emulator, "how many reviews?"))
@@ -165,11 +181,15 @@ def test_two_bot_processes_share_one_index(tmp_path: Path, fast_encoder: TextEnc
                 for process in processes:
                     if process.returncode is None:
                         process.terminate()
-                logs = [(await asyncio.wait_for(p.communicate(), 30))[1].decode() for p in processes]
-            for process, log in zip(processes, logs, strict=True):
-                assert process.returncode == 0, log
-                assert "Traceback" not in log
-            assert f"index {new_build} in service" in logs[1], "shard 1's process swapped in the build shard 0 made"
+                for process in processes:
+                    await asyncio.wait_for(process.wait(), 30)
+                await asyncio.wait_for(asyncio.gather(*drains), 30)
+            for process, lines in zip(processes, logs, strict=True):
+                assert process.returncode == 0, "".join(lines)
+                assert "Traceback" not in "".join(lines)
+            assert f"index {new_build} in service" in "".join(logs[1]), (
+                "shard 1's process swapped in the build shard 0 made"
+            )
             assert_clean(emulator)
 
     run(scenario)
