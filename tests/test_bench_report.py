@@ -77,3 +77,17 @@ def test_the_report_is_redrawn_from_a_results_file_alone(tmp_path: Path):
     assert main(["--report-only", str(path)]) == 0
     assert (tmp_path / "BENCHMARKS.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
+
+
+def test_the_warm_target_judges_the_first_stage_and_the_split_shows_the_second():
+    results_ = sample()
+    largest = results_.sizes[-1]
+    assert largest.serving is not None
+    largest.serving.phases_ms["second stage"] = 1.5  # 9 ms p50 in all, 7.5 ms of it the first stage
+    values = report.figures(results_)
+    assert values["warm_p50_ms"] == 7.5
+    lines = report.report(results_)
+    warm = next(line for line in lines if line.startswith("| 19 | warm question"))
+    assert "7.5 ms (with the second stage's 1.50 ms: p50 / p95 9.0 / 11.7 ms)" in warm and warm.endswith("| yes |")
+    split = next(line for line in lines if line.startswith("| corpus | passages | embedding"))
+    assert "| scoring | second stage |" in split

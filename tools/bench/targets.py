@@ -29,7 +29,7 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("discord_p95_ms", "Discord: question → reply, 20 people at once, p50 / p95", 150, "ms"),
-    Target("warm_p50_ms", "warm question p50 / p95, first stage (a serving process, per question)", 8, "ms"),
+    Target("warm_p50_ms", "warm question p50, first stage (a serving process, per question)", 8, "ms"),
     Target("build_min", "full build from scratch: time", 5, "min"),
     Target("build_peak_mb", "full build from scratch: peak memory", 800, "MB"),
     Target("reindex_one_s", "one changed file reindexed (the `/reindex` path; the CLI in its own process)", 5, "s"),
