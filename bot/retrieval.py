@@ -277,9 +277,9 @@ class Retriever:
         explained = []
         for j, result in self._picks(scored, k):
             shares = scored.columns.contributions(j, self.weights)
-            moved = result.score - sum(share for _, _, share in shares)
             if self.reranker is not None:  # what the second stage moved the score by, so the shares add up
-                shares.append(("second_stage", 1.0 if abs(moved) > 1e-9 else 0.0, moved))
+                moved = result.score - sum(share for _, _, share in shares)
+                shares.append(("second_stage", moved, moved))
             explained.append((result, shares))
         return answer, explained
 

@@ -151,11 +151,12 @@ def test_speaker_column_marks_the_named_speakers_words(toy: Retriever):
 def test_score_is_the_matrix_times_the_weights_and_explain_adds_up(toy: Retriever):
     answer, explained = toy.explain("how do I put a label on an issue?")
     assert answer.answered and explained
+    assert toy.reranker is not None, "the shipped second stage, whose share the explanation ends with"
     for result, row_ in explained:
         assert sum(share for _, _, share in row_) == pytest.approx(result.score, abs=1e-5)
         names = [name for name, _, _ in row_]
         assert names[: len(FEATURES)] == list(FEATURES)
-        assert names[len(FEATURES) :] == (["second_stage"] if toy.reranker is not None else [])
+        assert names[len(FEATURES) :] == ["second_stage"]
     heavier = Weights().replace(window=3.0)
     assert heavier.vector()[FEATURES.index("window")] > Weights().vector()[FEATURES.index("window")]
     with pytest.raises(ValueError, match="unknown weights: windw"):
